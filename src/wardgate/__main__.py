@@ -1,0 +1,3 @@
+from wardgate.cli import main
+
+main()

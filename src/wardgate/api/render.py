@@ -1,0 +1,101 @@
+"""Render responses onto plain ASGI ``send``: JSON bodies, errors in the OpenAI shape, and SSE streams.
+
+A stream is relayed event by event as it arrives; ``data: [DONE]`` is written only after a real finish. If the
+stream breaks, the client gets an explicit ``data: {"error": …}`` event and no ``[DONE]``. If the client goes away,
+the relay is cancelled, which closes the upstream request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from contextlib import suppress
+from typing import Any
+
+import orjson
+
+from wardgate.core.errors import GatewayError
+from wardgate.core.streams import close_quietly
+from wardgate.core.types import StreamSource
+
+Message = MutableMapping[str, Any]
+Send = Callable[[Message], Awaitable[None]]
+Receive = Callable[[], Awaitable[Message]]
+Headers = list[tuple[bytes, bytes]]
+
+_log = logging.getLogger("wardgate.api")
+JSON_TYPE = (b"content-type", b"application/json")
+SSE_HEADERS: Headers = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+]
+DONE = b"data: [DONE]\n\n"
+
+
+async def send_json(send: Send, status: int, body: bytes, headers: Headers) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [JSON_TYPE, (b"content-length", str(len(body)).encode()), *headers],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def error_headers(error: GatewayError) -> Headers:
+    return [(name.lower().encode(), value.encode()) for name, value in error.headers.items()]
+
+
+async def send_error(send: Send, error: GatewayError, headers: Headers) -> None:
+    await send_json(send, error.http_status, orjson.dumps(error.to_dict()), [*headers, *error_headers(error)])
+
+
+async def send_stream(send: Send, receive: Receive, stream: StreamSource, headers: Headers) -> None:
+    """Relay ``stream`` as SSE until it ends or the client disconnects (which cancels the relay)."""
+    await send({"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *headers]})
+    relay = asyncio.ensure_future(_relay(send, stream))
+    watcher = asyncio.ensure_future(_wait_for_disconnect(receive))
+    try:
+        await asyncio.wait((relay, watcher), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (watcher, relay):
+            if not task.done():
+                task.cancel()
+        with suppress(asyncio.CancelledError):
+            await relay
+        with suppress(asyncio.CancelledError):
+            await watcher
+
+
+async def _relay(send: Send, stream: StreamSource) -> None:
+    try:
+        async for payload in stream:
+            await send({"type": "http.response.body", "body": b"data: " + payload + b"\n\n", "more_body": True})
+        tail = DONE
+    except GatewayError as exc:
+        tail = b"data: " + orjson.dumps(exc.to_dict()) + b"\n\n"
+    except (asyncio.CancelledError, OSError):
+        raise
+    except Exception:
+        _log.exception("stream failed")
+        tail = b"data: " + orjson.dumps(_internal().to_dict()) + b"\n\n"
+    finally:
+        await close_quietly(stream)
+    with suppress(OSError):
+        await send({"type": "http.response.body", "body": tail, "more_body": False})
+
+
+async def _wait_for_disconnect(receive: Receive) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+
+
+def _internal() -> GatewayError:
+    return GatewayError(
+        "The gateway hit an internal error; the request id identifies it in the logs.", code="internal_error"
+    )

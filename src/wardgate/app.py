@@ -1,0 +1,176 @@
+"""``create_app(settings)`` builds the ASGI app. Hot proxy routes are plain ASGI callables found by one dict lookup;
+everything else (health, model list, later admin and UI) goes through Starlette. The lifespan builds ``AppState``:
+no module globals and no import-time I/O."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from wardgate.api.openai.routes import OpenAIRoutes, Scope, request_headers, request_id
+from wardgate.api.render import Receive, Send, send_error
+from wardgate.config.defaults import default_config
+from wardgate.config.loader import load_config_file
+from wardgate.config.reload import ConfigWatcher
+from wardgate.core.errors import GatewayError, NotFoundError
+from wardgate.observability.logging import configure_logging
+from wardgate.providers.transport import Transport
+from wardgate.runtime import AppState, build_snapshot
+from wardgate.settings import Settings
+from wardgate.stages.authenticate import KeyVerifier
+from wardgate.storage.meta import ensure_master_key
+
+_log = logging.getLogger("wardgate")
+ASGIHandler = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class Gateway:
+    """The gateway's ASGI application."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.state: AppState | None = None
+        self._watcher: ConfigWatcher | None = None
+        openai = OpenAIRoutes(self._require_state)
+        self._openai = openai
+        self._hot: dict[tuple[str, str], ASGIHandler] = {}
+        for prefix in ("/v1", ""):
+            self._hot[("POST", prefix + "/chat/completions")] = openai.chat
+            self._hot[("POST", prefix + "/embeddings")] = openai.embeddings
+        self._other = Starlette(
+            routes=[
+                Route("/healthz", self._healthz, methods=["GET"]),
+                Route("/readyz", self._readyz, methods=["GET"]),
+            ]
+        )
+
+    def _require_state(self) -> AppState:
+        if self.state is None:
+            raise RuntimeError("the gateway is not started")
+        return self.state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            handler = self._hot.get((scope["method"], scope["path"]))
+            if handler is not None:
+                await handler(scope, receive, send)
+                return
+            await self._route_other(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _route_other(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        method: str = scope["method"]
+        models_path = path[3:] if path.startswith("/v1/") else path
+        if method == "GET" and (models_path == "/models" or models_path.startswith("/models/")):
+            model_id = models_path[len("/models/") :] or None if models_path != "/models" else None
+            await self._openai.models(scope, receive, send, model_id)
+            return
+        if path in ("/healthz", "/readyz"):
+            await self._other(scope, receive, send)
+            return
+        headers = [(b"x-request-id", request_id(request_headers(scope)).encode())]
+        known = {p for (_, p) in self._hot}
+        if path in known:
+            error: GatewayError = GatewayError(
+                f"Method {method} is not allowed on {path}.", status=405, code="method_not_allowed"
+            )
+        else:
+            error = NotFoundError(f"Unknown request URL: {method} {path}.", code="unknown_url")
+        await send_error(send, error, headers)
+
+    async def _healthz(self, request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def _readyz(self, request: Request) -> Response:
+        state = self.state
+        if state is None or not state.ready:
+            return JSONResponse({"status": "starting"}, status_code=503)
+        snapshot = state.snapshot
+        return JSONResponse(
+            {
+                "status": "ready",
+                "config": snapshot.loaded.source,
+                "models": len(snapshot.routes),
+                "reloads": state.reloads,
+                "last_reload_error": state.last_reload_error,
+            }
+        )
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.startup()
+                except Exception as exc:
+                    _log.exception("startup failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def startup(self) -> None:
+        settings = self.settings
+        master = ensure_master_key(settings)
+        if master.generated:
+            announce_master_key(master.generated)
+        if settings.config_path is not None:
+            loaded = load_config_file(settings.config_path)
+        else:
+            loaded = default_config(os.environ)
+        transport = Transport()
+        verifier = KeyVerifier(master.key_hash)
+        state = AppState(settings, transport, verifier, build_snapshot(loaded, transport, verifier))
+        if settings.config_path is not None:
+            self._watcher = ConfigWatcher(
+                settings.config_path,
+                state.apply,
+                on_error=lambda exc: setattr(state, "last_reload_error", str(exc)),
+                interval=loaded.config.server.reload_interval,
+            )
+            self._watcher.start()
+        state.ready = True
+        self.state = state
+
+    async def shutdown(self) -> None:
+        if self._watcher is not None:
+            await self._watcher.stop()
+        if self.state is not None:
+            self.state.ready = False
+            await self.state.transport.close()
+
+
+def announce_master_key(key: str) -> None:
+    """Print a newly generated master key once, with how to use it. Only its hash is stored."""
+    print(
+        "\n  wardgate generated a master key. It is shown only this once; only its hash is stored.\n\n"
+        f"      {key}\n\n"
+        '  Use it as your API key, e.g.  OpenAI(base_url="http://127.0.0.1:4000/v1", api_key="<key>")\n'
+        "  Set WARDGATE_MASTER_KEY to choose your own, or run `wardgate reset-master-key` to replace it.\n",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def create_app(settings: Settings | None = None) -> Gateway:
+    return Gateway(settings or Settings.from_env())
+
+
+def create_app_from_env() -> Any:
+    """uvicorn factory for worker processes: settings and logging come from the environment."""
+    configure_logging(os.environ.get("WARDGATE_LOG_LEVEL", "info"))
+    return create_app(Settings.from_env())

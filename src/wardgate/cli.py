@@ -1,0 +1,123 @@
+"""The ``wardgate`` command: ``serve``, ``config check``, ``version`` and ``reset-master-key``."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import click
+
+from wardgate import __version__
+from wardgate.config.loader import ConfigError, load_config_file
+from wardgate.settings import Settings
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """wardgate: one governed, OpenAI-compatible endpoint for all of your LLM providers."""
+
+
+@main.command()
+def version() -> None:
+    """Print the version."""
+    click.echo(f"wardgate {__version__}")
+
+
+@main.command()
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Config YAML (default: $WARDGATE_CONFIG, else built-in defaults with a simulated provider).",
+)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=4000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 256))
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where embedded data lives (default: $WARDGATE_DATA_DIR or ~/.local/share/wardgate).",
+)
+@click.option(
+    "--log-level", default="info", show_default=True, type=click.Choice(["debug", "info", "warning", "error"])
+)
+def serve(config_path: Path | None, host: str, port: int, workers: int, data_dir: Path | None, log_level: str) -> None:
+    """Start the gateway."""
+    import uvicorn
+
+    from wardgate.app import announce_master_key, create_app
+    from wardgate.observability.logging import configure_logging
+    from wardgate.storage.meta import ensure_master_key
+
+    settings = Settings.from_env()
+    if config_path is not None:
+        settings = replace(settings, config_path=config_path.resolve())
+    if data_dir is not None:
+        settings = replace(settings, data_dir=data_dir.resolve())
+    if settings.config_path is not None:
+        _check_or_exit(settings.config_path)
+    configure_logging(log_level)
+    master = ensure_master_key(settings)
+    if master.generated:
+        announce_master_key(master.generated)
+    options = {
+        "host": host,
+        "port": port,
+        "log_config": None,
+        "access_log": False,
+        "loop": "uvloop",
+        "http": "httptools",
+        "timeout_graceful_shutdown": 30,
+        "server_header": False,
+    }
+    click.echo(f"wardgate {__version__} listening on http://{host}:{port}/v1", err=True)
+    if workers == 1:
+        uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
+        return
+    os.environ.update(settings.to_env())
+    os.environ["WARDGATE_LOG_LEVEL"] = log_level
+    uvicorn.run("wardgate.app:create_app_from_env", factory=True, workers=workers, **options)  # type: ignore[arg-type]
+
+
+@main.group("config")
+def config_group() -> None:
+    """Work with config files."""
+
+
+@config_group.command("check")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def config_check(file: Path) -> None:
+    """Validate FILE and print every problem with its line; exit 1 if there are any."""
+    loaded = _check_or_exit(file)
+    config = loaded.config
+    for warning in loaded.warnings:
+        click.echo(f"warning: {file}: {warning}", err=True)
+    click.echo(f"{file}: OK ({len(config.providers)} providers, {len(config.models)} models)")
+
+
+@main.command("reset-master-key")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+def reset_master_key_command(data_dir: Path | None) -> None:
+    """Replace the stored master key with a new one and print it once."""
+    from wardgate.storage.meta import reset_master_key
+
+    settings = Settings.from_env()
+    if data_dir is not None:
+        settings = replace(settings, data_dir=data_dir.resolve())
+    key = reset_master_key(settings)
+    click.echo(key)
+    click.echo("Restart running gateways to use the new key; the old key no longer works after restart.", err=True)
+
+
+def _check_or_exit(file: Path):  # type: ignore[no-untyped-def]
+    try:
+        return load_config_file(file)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            click.echo(f"{file}: {problem}", err=True)
+        click.echo(f"{file}: {len(exc.problems)} problem(s); the config was not accepted.", err=True)
+        sys.exit(1)

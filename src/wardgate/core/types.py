@@ -1,0 +1,113 @@
+"""Canonical request and response holders passed through the pipeline.
+
+The canonical request is the OpenAI wire format held as parsed JSON (``dict``) with every unknown field preserved;
+``raw`` keeps the original bytes so a same-dialect call whose model name does not change is forwarded unmodified.
+A response is either a complete JSON body or a stream of JSON event payloads (SSE framing is the renderer's job).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Endpoint(enum.Enum):
+    """What the client asked for, independent of dialect."""
+
+    CHAT = "chat.completions"
+    EMBEDDINGS = "embeddings"
+
+
+Parser = Callable[[bytes], "ParsedBody"]
+
+
+@dataclass(slots=True, frozen=True)
+class ParsedBody:
+    body: dict[str, Any]
+    model: str
+    stream: bool
+
+
+@dataclass(slots=True)
+class ProxyRequest:
+    """One inbound proxy request. The API layer fills ``raw`` and ``parser``; the ``parse`` stage (after
+    authentication, so an unauthenticated client only ever learns that its key is wrong) fills the rest.
+    Stages may read it; translation never mutates it."""
+
+    endpoint: Endpoint
+    raw: bytes
+    parser: Parser | None = None
+    body: dict[str, Any] = field(default_factory=dict)
+    model: str = ""
+    stream: bool = False
+
+    def parse(self) -> None:
+        if self.parser is not None:
+            parsed = self.parser(self.raw)
+            self.body, self.model, self.stream = parsed.body, parsed.model, parsed.stream
+            self.parser = None
+
+
+StreamSource = AsyncIterator[bytes]
+"""An async iterator of JSON event payloads (without ``data:`` framing). It raises a ``GatewayError`` when the
+stream breaks and returns normally only on a real finish."""
+
+
+@dataclass(slots=True)
+class ProxyResponse:
+    """What the pipeline returns: a whole JSON body, or a stream of event payloads."""
+
+    status: int = 200
+    body: bytes | None = None
+    stream: StreamSource | None = None
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+
+    @property
+    def is_stream(self) -> bool:
+        return self.stream is not None
+
+
+@dataclass(slots=True)
+class Principal:
+    """Who is calling. Later identity features add teams, projects and key ids."""
+
+    key_id: str
+    kind: str = "master"
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Attempt:
+    """One try against one deployment, kept for logs and (later) the audit trail."""
+
+    provider: str
+    deployment_model: str
+    status: int | None = None
+    error: str | None = None
+    started: float = 0.0
+    first_byte: float | None = None
+    finished: float | None = None
+
+
+Handler = Callable[["RequestContext", ProxyRequest], Awaitable[ProxyResponse]]
+Stage = Callable[["RequestContext", ProxyRequest, Handler], Awaitable[ProxyResponse]]
+
+
+@dataclass(slots=True)
+class RequestContext:
+    """Per-request state shared by the stages. ``snapshot`` is the config snapshot the request started with:
+    a hot reload in the middle of a request never changes what it sees."""
+
+    request_id: str
+    snapshot: Any
+    headers: dict[str, str]
+    client: str | None
+    started: float
+    dialect: str = "openai"
+    principal: Principal | None = None
+    attempts: list[Attempt] = field(default_factory=list)
+    response_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    status: int | None = None
+    error_code: str | None = None

@@ -1,0 +1,2 @@
+"""Observability: JSON logging (later: Prometheus metrics and OpenTelemetry traces, all defined here).
+Must not import ``api``, ``routing`` or ``providers``."""

@@ -1,0 +1,101 @@
+"""The one shared upstream HTTP transport: a single aiohttp ``ClientSession`` with pooled keep-alive connections.
+
+It sends calls (never following redirects: a redirect could carry credentials elsewhere), applies the time limits
+(connect, first byte, idle between stream chunks) and turns network failures into gateway errors whose messages name
+the provider but never its URL or credentials.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, Mapping
+from dataclasses import dataclass
+
+import aiohttp
+
+from wardgate.config.schema import Timeouts
+from wardgate.core.errors import (
+    StreamInterruptedError,
+    UpstreamStatusError,
+    UpstreamTimeoutError,
+    UpstreamUnavailableError,
+)
+
+MAX_ERROR_BODY = 64 * 1024
+MAX_RESPONSE_BODY = 64 * 1024 * 1024
+
+
+@dataclass(slots=True)
+class UpstreamReply:
+    """An upstream response whose headers have arrived; the body is read by the caller."""
+
+    status: int
+    headers: Mapping[str, str]
+    response: aiohttp.ClientResponse
+
+    async def read_all(self, limit: int = MAX_RESPONSE_BODY) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in self.response.content.iter_any():
+            size += len(chunk)
+            if size > limit:
+                self.response.close()
+                raise UpstreamStatusError("the upstream response exceeds the size limit")
+            chunks.append(chunk)
+        self.response.release()
+        return b"".join(chunks)
+
+
+class Transport:
+    """Owns the shared session; created in the app lifespan and closed on shutdown."""
+
+    def __init__(self, *, limit: int = 0, limit_per_host: int = 0) -> None:
+        connector = aiohttp.TCPConnector(
+            limit=limit, limit_per_host=limit_per_host, ttl_dns_cache=300, keepalive_timeout=30.0
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(total=None),
+            auto_decompress=True,
+            skip_auto_headers=("User-Agent",),
+        )
+
+    async def close(self) -> None:
+        await self._session.close()
+
+    async def send(
+        self, provider: str, url: str, body: bytes, headers: Mapping[str, str], timeouts: Timeouts
+    ) -> UpstreamReply:
+        """Send a POST and wait for the response headers (bounded by ``first_byte``)."""
+        try:
+            async with asyncio.timeout(timeouts.connect + timeouts.first_byte):
+                response = await self._session.post(
+                    url,
+                    data=body,
+                    headers=headers,
+                    allow_redirects=False,
+                    timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeouts.connect),
+                )
+        except TimeoutError:
+            raise UpstreamTimeoutError(f"provider {provider} did not answer in time") from None
+        except aiohttp.ClientConnectorError:
+            raise UpstreamUnavailableError(f"provider {provider} is unreachable") from None
+        except (aiohttp.ClientError, OSError):
+            raise UpstreamStatusError(f"the connection to provider {provider} failed") from None
+        return UpstreamReply(response.status, response.headers, response)
+
+
+async def iter_body(reply: UpstreamReply, provider: str, idle: float) -> AsyncGenerator[bytes, None]:
+    """Yield body chunks as they arrive; silence longer than ``idle`` seconds ends the stream with an error."""
+    content = reply.response.content
+    while True:
+        try:
+            async with asyncio.timeout(idle):
+                chunk = await content.readany()
+        except TimeoutError:
+            raise UpstreamTimeoutError(f"provider {provider} stopped sending mid-stream") from None
+        except (aiohttp.ClientError, OSError):
+            raise StreamInterruptedError(f"the connection to provider {provider} broke mid-stream") from None
+        if not chunk:
+            return
+        yield chunk

@@ -1,0 +1,54 @@
+"""The route table: model alias → ordered deployments, built once per config snapshot."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from wardgate.config.schema import GatewayConfig, ModelConfig
+from wardgate.core.errors import ModelNotFoundError
+from wardgate.providers.base import ProviderClient
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    client: ProviderClient
+    upstream_model: str
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRoute:
+    name: str
+    deployments: tuple[Deployment, ...]
+    config: ModelConfig
+
+
+class RouteTable:
+    def __init__(self, routes: Mapping[str, ModelRoute]) -> None:
+        self._routes = dict(routes)
+
+    @classmethod
+    def build(cls, config: GatewayConfig, clients: Mapping[str, ProviderClient]) -> RouteTable:
+        routes = {
+            model.name: ModelRoute(
+                name=model.name,
+                deployments=tuple(Deployment(clients[d.provider], d.model) for d in model.deployments),
+                config=model,
+            )
+            for model in config.models
+        }
+        return cls(routes)
+
+    def resolve(self, model: str) -> ModelRoute:
+        route = self._routes.get(model)
+        if route is None:
+            raise ModelNotFoundError(
+                f"The model `{model}` does not exist or you do not have access to it.", param="model"
+            )
+        return route
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._routes.values())
+
+    def __len__(self) -> int:
+        return len(self._routes)

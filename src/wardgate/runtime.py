@@ -1,0 +1,71 @@
+"""The runtime: ``AppState`` (everything a running gateway owns) and ``Snapshot`` (one immutable config turned into
+provider clients, a route table and a composed pipeline). A hot reload builds a new snapshot and swaps one
+reference; requests in flight keep the snapshot they started with."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from wardgate.config.loader import LoadedConfig
+from wardgate.core.pipeline import compose
+from wardgate.core.types import Handler
+from wardgate.providers.base import ProviderClient
+from wardgate.providers.registry import build_client
+from wardgate.providers.transport import Transport
+from wardgate.routing.execute import execute
+from wardgate.routing.table import RouteTable
+from wardgate.settings import Settings
+from wardgate.stages import default_stages
+from wardgate.stages.authenticate import KeyVerifier
+
+_log = logging.getLogger("wardgate.runtime")
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    loaded: LoadedConfig
+    clients: dict[str, ProviderClient]
+    routes: RouteTable
+    handler: Handler
+    created: int
+
+    @property
+    def config(self):  # type: ignore[no-untyped-def]
+        return self.loaded.config
+
+
+def build_snapshot(loaded: LoadedConfig, transport: Transport, verifier: KeyVerifier) -> Snapshot:
+    """Pure construction (no I/O): safe to run while the old snapshot keeps serving."""
+    config = loaded.config
+    clients = {p.name: build_client(p, transport) for p in config.providers}
+    routes = RouteTable.build(config, clients)
+    stages = default_stages(verifier=verifier, access_log=config.server.access_log)
+    return Snapshot(loaded, clients, routes, compose(stages, execute), int(time.time()))
+
+
+@dataclass(slots=True)
+class AppState:
+    settings: Settings
+    transport: Transport
+    verifier: KeyVerifier
+    snapshot: Snapshot
+    ready: bool = False
+    reloads: int = 0
+    last_reload_error: str | None = field(default=None)
+
+    def apply(self, loaded: LoadedConfig) -> None:
+        self.snapshot = build_snapshot(loaded, self.transport, self.verifier)
+        self.reloads += 1
+        self.last_reload_error = None
+        _log.info(
+            "config applied",
+            extra={
+                "fields": {
+                    "source": loaded.source,
+                    "providers": len(loaded.config.providers),
+                    "models": len(loaded.config.models),
+                }
+            },
+        )
