@@ -154,12 +154,12 @@ class Gateway:
             await self.state.transport.close()
 
 
-def announce_master_key(key: str) -> None:
+def announce_master_key(key: str, base_url: str = "http://127.0.0.1:4000/v1") -> None:
     """Print a newly generated master key once, with how to use it. Only its hash is stored."""
     print(
         "\n  wardgate generated a master key. It is shown only this once; only its hash is stored.\n\n"
         f"      {key}\n\n"
-        '  Use it as your API key, e.g.  OpenAI(base_url="http://127.0.0.1:4000/v1", api_key="<key>")\n'
+        f'  Use it as your API key, e.g.  OpenAI(base_url="{base_url}", api_key="<key>")\n'
         "  Set WARDGATE_MASTER_KEY to choose your own, or run `wardgate reset-master-key` to replace it.\n",
         file=sys.stderr,
         flush=True,

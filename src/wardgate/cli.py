@@ -63,7 +63,7 @@ def serve(config_path: Path | None, host: str, port: int, workers: int, data_dir
     configure_logging(log_level)
     master = ensure_master_key(settings)
     if master.generated:
-        announce_master_key(master.generated)
+        announce_master_key(master.generated, f"http://{host}:{port}/v1")
     options = {
         "host": host,
         "port": port,

@@ -6,9 +6,9 @@ import json
 
 import openai
 import pytest
-from conftest import AZURE_KEY, MASTER_KEY, UPSTREAM_KEY
 from gateway_process import GatewayProcess
 
+from conftest import AZURE_KEY, MASTER_KEY, UPSTREAM_KEY
 from wardgate.testing import Behavior, FakeOpenAI, ToolCall
 
 WEATHER_TOOL = {
@@ -21,13 +21,17 @@ WEATHER_TOOL = {
 
 
 def test_simulated_chat_stream_embeddings_models(client: openai.OpenAI) -> None:
-    reply = client.chat.completions.create(model="sim-chat", messages=[{"role": "user", "content": "Tell me about tea"}])
+    reply = client.chat.completions.create(
+        model="sim-chat", messages=[{"role": "user", "content": "Tell me about tea"}]
+    )
     assert reply.choices[0].message.content
     assert reply.usage is not None and reply.usage.completion_tokens > 0
     assert reply.model == "sim-chat"
 
     stream = client.chat.completions.create(
-        model="sim-chat", messages=[{"role": "user", "content": "hi"}], stream=True,
+        model="sim-chat",
+        messages=[{"role": "user", "content": "hi"}],
+        stream=True,
         stream_options={"include_usage": True},
     )
     chunks = list(stream)
@@ -67,7 +71,8 @@ def test_unchanged_model_forwards_body_bytes(gateway: GatewayProcess, fake: Fake
 
     raw = b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"x"}],  "zz_order":1,"aa":2}'
     request = urllib.request.Request(
-        gateway.base_url + "/chat/completions", data=raw,
+        gateway.base_url + "/chat/completions",
+        data=raw,
         headers={"Authorization": f"Bearer {MASTER_KEY}", "Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=10) as response:
@@ -78,7 +83,9 @@ def test_unchanged_model_forwards_body_bytes(gateway: GatewayProcess, fake: Fake
 def test_openai_stream_with_usage_and_tools(client: openai.OpenAI, fake: FakeOpenAI) -> None:
     fake.script(Behavior(chunks=12))
     stream = client.chat.completions.create(
-        model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], stream=True,
+        model="gpt-4o-mini",
+        messages=[{"role": "user", "content": "hi"}],
+        stream=True,
         stream_options={"include_usage": True},
     )
     chunks = list(stream)
@@ -87,7 +94,9 @@ def test_openai_stream_with_usage_and_tools(client: openai.OpenAI, fake: FakeOpe
 
     fake.script(Behavior(tool_calls=[ToolCall(name="get_weather", arguments='{"city": "Paris"}')]))
     with client.chat.completions.stream(
-        model="gpt-4o-mini", messages=[{"role": "user", "content": "weather?"}], tools=[WEATHER_TOOL],  # type: ignore[list-item]
+        model="gpt-4o-mini",
+        messages=[{"role": "user", "content": "weather?"}],
+        tools=[WEATHER_TOOL],  # type: ignore[list-item]
     ) as events:
         final = events.get_final_completion()
     call = final.choices[0].message.tool_calls[0]  # type: ignore[index]
@@ -105,7 +114,9 @@ def test_azure_upstream(client: openai.OpenAI, fake: FakeOpenAI) -> None:
     assert sent.headers["api-key"] == AZURE_KEY and "authorization" not in sent.headers
 
     stream = client.chat.completions.create(
-        model="azure-gpt", messages=[{"role": "user", "content": "hi"}], stream=True,
+        model="azure-gpt",
+        messages=[{"role": "user", "content": "hi"}],
+        stream=True,
         stream_options={"include_usage": True},
     )
     chunks = list(stream)
@@ -146,7 +157,9 @@ def test_routes_without_v1_prefix_and_request_id(gateway: GatewayProcess) -> Non
     )
     assert raw.headers["x-request-id"] == "abc-123"
     raw = plain.chat.completions.with_raw_response.create(
-        model="sim-chat", messages=[{"role": "user", "content": "hi"}], extra_headers={"x-request-id": "bad id with spaces and /slashes"}
+        model="sim-chat",
+        messages=[{"role": "user", "content": "hi"}],
+        extra_headers={"x-request-id": "bad id/slash"},
     )
     assert raw.headers["x-request-id"].startswith("req_")
     assert [m.id for m in plain.models.list()]
@@ -156,7 +169,8 @@ def test_keys_accepted_from_each_header(gateway: GatewayProcess) -> None:
     for header in ("x-api-key", "api-key"):
         anonymous = openai.OpenAI(base_url=gateway.base_url, api_key="unused", max_retries=0)
         reply = anonymous.chat.completions.create(
-            model="sim-chat", messages=[{"role": "user", "content": "hi"}],
+            model="sim-chat",
+            messages=[{"role": "user", "content": "hi"}],
             extra_headers={"Authorization": openai.Omit(), header: MASTER_KEY},  # type: ignore[dict-item]
         )
         assert reply.choices[0].message.content
