@@ -73,7 +73,7 @@ class Gateway:
         method: str = scope["method"]
         models_path = path[3:] if path.startswith("/v1/") else path
         if method == "GET" and (models_path == "/models" or models_path.startswith("/models/")):
-            model_id = models_path[len("/models/") :] or None if models_path != "/models" else None
+            model_id = models_path.removeprefix("/models").removeprefix("/") or None
             await self._openai.models(scope, receive, send, model_id)
             return
         if path in ("/healthz", "/readyz"):

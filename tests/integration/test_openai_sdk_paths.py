@@ -174,3 +174,11 @@ def test_keys_accepted_from_each_header(gateway: GatewayProcess) -> None:
             extra_headers={"Authorization": openai.Omit(), header: MASTER_KEY},  # type: ignore[dict-item]
         )
         assert reply.choices[0].message.content
+
+
+def test_azure_embeddings(client: openai.OpenAI, fake: FakeOpenAI) -> None:
+    emb = client.embeddings.create(model="azure-gpt", input=["one", "two"])
+    assert len(emb.data) == 2 and len(emb.data[1].embedding) > 0
+    sent = fake.last_request
+    assert sent is not None and sent.path == "/openai/deployments/gpt4o-deploy/embeddings"
+    assert sent.headers["api-key"] == AZURE_KEY

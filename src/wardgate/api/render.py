@@ -64,7 +64,7 @@ async def send_stream(send: Send, receive: Receive, stream: StreamSource, header
         for task in (watcher, relay):
             if not task.done():
                 task.cancel()
-        with suppress(asyncio.CancelledError):
+        with suppress(asyncio.CancelledError, OSError):  # OSError: the client went away mid-send
             await relay
         with suppress(asyncio.CancelledError):
             await watcher

@@ -1,7 +1,7 @@
 """The zero-config setup: what ``wardgate serve`` runs when no config file is given.
 
 A built-in ``simulated`` provider answers at once with no key; providers whose standard API key variable is set
-in the environment are added with their common models (the key itself stays a ``${ENV}`` reference).
+in the environment are added with their common models (the key is held as a ``SecretStr``, never printed).
 """
 
 from __future__ import annotations

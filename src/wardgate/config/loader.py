@@ -128,9 +128,10 @@ def _substitute(
 
     def replace(match: re.Match[str]) -> str:
         name, default = match.group(1), match.group(2)
-        if name in env:
-            return env[name]
-        if default is not None:
+        value = env.get(name)
+        if value is not None and (value or default is None):
+            return value
+        if default is not None:  # like POSIX ${NAME:-default}: used when unset or empty
             return default
         problems.append(
             ConfigProblem(format_path(path), _line_for(path, lines), f"environment variable {name} is not set")

@@ -183,7 +183,7 @@ def reference_problems(config: GatewayConfig) -> list[tuple[tuple[str | int, ...
             target = providers.get(deployment.provider)
             if target is None:
                 problems.append(((*path, "provider"), f"unknown provider {deployment.provider!r}"))
-            elif isinstance(target, AzureProvider) and not _SAFE_PATH_SEGMENT.match(deployment.model):
+            elif isinstance(target, AzureProvider) and not _SAFE_PATH_SEGMENT.fullmatch(deployment.model):
                 problems.append(
                     (
                         (*path, "model"),

@@ -26,10 +26,10 @@ class SSEDecoder:
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         """Return the events completed by ``chunk`` (possibly none)."""
         buffer = self._buffer + chunk if self._buffer else chunk
+        carry = b""
         if b"\r" in buffer:
-            if buffer.endswith(b"\r"):  # a CRLF may be split across chunks: keep the CR for the next call
-                self._buffer = buffer
-                return []
+            if buffer.endswith(b"\r"):  # a CRLF may be split across chunks: keep that CR for the next call
+                buffer, carry = buffer[:-1], b"\r"
             buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         events: list[SSEEvent] = []
         start = 0
@@ -41,7 +41,7 @@ class SSEDecoder:
             if event is not None:
                 events.append(event)
             start = end + 2
-        self._buffer = buffer[start:]
+        self._buffer = buffer[start:] + carry
         if len(self._buffer) > self._max_event_bytes:
             raise ValueError("upstream SSE event exceeds the size limit")
         return events

@@ -68,7 +68,7 @@ class Transport:
     ) -> UpstreamReply:
         """Send a POST and wait for the response headers (bounded by ``first_byte``)."""
         try:
-            async with asyncio.timeout(timeouts.connect + timeouts.first_byte):
+            async with asyncio.timeout(timeouts.first_byte):
                 response = await self._session.post(
                     url,
                     data=body,
