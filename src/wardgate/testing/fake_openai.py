@@ -244,9 +244,7 @@ class FakeOpenAI(FakeState):
             return rejection
         model = deployment if deployment is not None else body.get("model")
         if not isinstance(model, str) or not model:
-            return json_response(
-                errors.openai_error("you must provide a model parameter", "invalid_request_error"), 400
-            )
+            return _missing_model()
         if not isinstance(body.get("messages"), list):
             return json_response(errors.missing_parameter(flavor, "messages"), 400)
         stream = body.get("stream") is True
@@ -295,9 +293,7 @@ class FakeOpenAI(FakeState):
             return rejection
         model = deployment if deployment is not None else body.get("model")
         if not isinstance(model, str) or not model:
-            return json_response(
-                errors.openai_error("you must provide a model parameter", "invalid_request_error"), 400
-            )
+            return _missing_model()
         if "input" not in body:
             return json_response(errors.missing_parameter(flavor, "input"), 400)
         keys = normalize_inputs(body["input"])
@@ -377,3 +373,7 @@ def _invalid(flavor: Flavor, param: str) -> dict[str, Any]:
     if flavor == "azure":
         return errors.azure_error("BadRequest", message)
     return errors.openai_error(message, "invalid_request_error", param, "invalid_value")
+
+
+def _missing_model() -> web.Response:
+    return json_response(errors.openai_error("you must provide a model parameter", "invalid_request_error"), 400)
