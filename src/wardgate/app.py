@@ -4,6 +4,7 @@ no module globals and no import-time I/O."""
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import sys
@@ -15,13 +16,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from wardgate.api.openai.routes import OpenAIRoutes, Scope, request_headers, request_id
+from wardgate.api.openai.routes import OpenAIRoutes, RequestIds, Scope, request_headers
 from wardgate.api.render import Receive, Send, send_error
 from wardgate.config.defaults import default_config
 from wardgate.config.loader import load_config_file
 from wardgate.config.reload import ConfigWatcher
 from wardgate.core.errors import GatewayError, NotFoundError
-from wardgate.observability.logging import configure_logging
+from wardgate.observability.logging import AccessLog, configure_logging
 from wardgate.providers.transport import Transport
 from wardgate.runtime import AppState, build_snapshot
 from wardgate.settings import Settings
@@ -39,7 +40,8 @@ class Gateway:
         self.settings = settings
         self.state: AppState | None = None
         self._watcher: ConfigWatcher | None = None
-        openai = OpenAIRoutes(self._require_state)
+        self._request_id = RequestIds()
+        openai = OpenAIRoutes(self._require_state, self._request_id)
         self._openai = openai
         self._hot: dict[tuple[str, str], ASGIHandler] = {}
         for prefix in ("/v1", ""):
@@ -79,7 +81,7 @@ class Gateway:
         if path in ("/healthz", "/readyz"):
             await self._other(scope, receive, send)
             return
-        headers = [(b"x-request-id", request_id(request_headers(scope)).encode())]
+        headers = [(b"x-request-id", self._request_id(request_headers(scope)).encode())]
         known = {p for (_, p) in self._hot}
         if path in known:
             error: GatewayError = GatewayError(
@@ -134,7 +136,9 @@ class Gateway:
             loaded = default_config(os.environ)
         transport = Transport()
         verifier = KeyVerifier(master.key_hash)
-        state = AppState(settings, transport, verifier, build_snapshot(loaded, transport, verifier))
+        access_log = AccessLog()
+        snapshot = build_snapshot(loaded, transport, verifier, access_log)
+        state = AppState(settings, transport, verifier, snapshot, access_log)
         if settings.config_path is not None:
             self._watcher = ConfigWatcher(
                 settings.config_path,
@@ -145,6 +149,7 @@ class Gateway:
             self._watcher.start()
         state.ready = True
         self.state = state
+        tune_gc()
 
     async def shutdown(self) -> None:
         if self._watcher is not None:
@@ -152,6 +157,16 @@ class Gateway:
         if self.state is not None:
             self.state.ready = False
             await self.state.transport.close()
+            self.state.access_log.flush()
+
+
+def tune_gc() -> None:
+    """Move everything built at startup out of the collector's way and collect the young generation less often:
+    the request path allocates many short-lived containers, and with the default thresholds the cyclic collector
+    took about a tenth of the gateway's CPU under load. Memory stays bounded: collections still run."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
 
 
 def announce_master_key(key: str, base_url: str = "http://127.0.0.1:4000/v1") -> None:

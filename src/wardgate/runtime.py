@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from wardgate.config.loader import LoadedConfig
 from wardgate.core.pipeline import compose
 from wardgate.core.types import Handler
+from wardgate.observability.logging import AccessLog
 from wardgate.providers.base import ProviderClient
 from wardgate.providers.registry import build_client
 from wardgate.providers.transport import Transport
@@ -36,12 +37,14 @@ class Snapshot:
         return self.loaded.config
 
 
-def build_snapshot(loaded: LoadedConfig, transport: Transport, verifier: KeyVerifier) -> Snapshot:
+def build_snapshot(
+    loaded: LoadedConfig, transport: Transport, verifier: KeyVerifier, access_log: AccessLog
+) -> Snapshot:
     """Pure construction (no I/O): safe to run while the old snapshot keeps serving."""
     config = loaded.config
     clients = {p.name: build_client(p, transport) for p in config.providers}
     routes = RouteTable.build(config, clients)
-    stages = default_stages(verifier=verifier, access_log=config.server.access_log)
+    stages = default_stages(verifier=verifier, access_log=access_log if config.server.access_log else None)
     return Snapshot(loaded, clients, routes, compose(stages, execute), int(time.time()))
 
 
@@ -51,12 +54,13 @@ class AppState:
     transport: Transport
     verifier: KeyVerifier
     snapshot: Snapshot
+    access_log: AccessLog
     ready: bool = False
     reloads: int = 0
     last_reload_error: str | None = field(default=None)
 
     def apply(self, loaded: LoadedConfig) -> None:
-        self.snapshot = build_snapshot(loaded, self.transport, self.verifier)
+        self.snapshot = build_snapshot(loaded, self.transport, self.verifier, self.access_log)
         self.reloads += 1
         self.last_reload_error = None
         _log.info(

@@ -109,3 +109,32 @@ def test_client_disconnect_cancels_upstream(gateway: GatewayProcess, fake: FakeO
         time.sleep(0.05)
     assert fake.cancelled_streams == before + 1
     assert '"error":"client_disconnected"' in gateway.log() or "client_disconnected" in gateway.log()
+
+
+def test_client_disconnect_cancels_non_stream_upstream(gateway: GatewayProcess, fake: FakeOpenAI) -> None:
+    before = fake.cancelled_requests
+    fake.script(Behavior(latency=1.5))
+    sock = socket.create_connection(("127.0.0.1", gateway.port))
+    body = json.dumps({"model": "gpt-4o-mini", "messages": HI}).encode()
+    sock.sendall(
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        + f"Authorization: Bearer {MASTER_KEY}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+    deadline = time.monotonic() + 5
+    while fake.last_request is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    sock.close()
+    while fake.cancelled_requests == before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert fake.cancelled_requests == before + 1
+    assert wait_for_log(gateway, '"status":499')
+
+
+def wait_for_log(gateway: GatewayProcess, text: str, timeout: float = 3.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text in gateway.log():
+            return True
+        time.sleep(0.05)
+    return False

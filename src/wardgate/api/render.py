@@ -53,21 +53,42 @@ async def send_error(send: Send, error: GatewayError, headers: Headers) -> None:
     await send_json(send, error.http_status, orjson.dumps(error.to_dict()), [*headers, *error_headers(error)])
 
 
-async def send_stream(send: Send, receive: Receive, stream: StreamSource, headers: Headers) -> None:
-    """Relay ``stream`` as SSE until it ends or the client disconnects (which cancels the relay)."""
+class DisconnectWatch:
+    """Cancels the current request task when the client disconnects, so upstream work stops with it (the
+    upstream response is closed by the ``finally`` blocks it unwinds through). Start it once the body is read."""
+
+    __slots__ = ("_task", "_watcher", "fired")
+
+    def __init__(self, receive: Receive) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._task = task
+        self.fired = False
+        self._watcher = asyncio.ensure_future(self._watch(receive))
+
+    async def _watch(self, receive: Receive) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                self.fired = True
+                self._task.cancel()
+                return
+
+    def absorb(self) -> bool:
+        """In an ``except CancelledError`` block: True (and the cancellation consumed) when the disconnect caused it."""
+        if self.fired:
+            self._task.uncancel()
+        return self.fired
+
+    def stop(self) -> None:
+        self._watcher.cancel()
+
+
+async def send_stream(send: Send, stream: StreamSource, headers: Headers) -> None:
+    """Relay ``stream`` as SSE, event by event, until it ends. Runs in the request task: a client disconnect
+    (see :class:`DisconnectWatch`) cancels it, which closes the stream and the upstream request behind it."""
     await send({"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *headers]})
-    relay = asyncio.ensure_future(_relay(send, stream))
-    watcher = asyncio.ensure_future(_wait_for_disconnect(receive))
-    try:
-        await asyncio.wait((relay, watcher), return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in (watcher, relay):
-            if not task.done():
-                task.cancel()
-        with suppress(asyncio.CancelledError, OSError):  # OSError: the client went away mid-send
-            await relay
-        with suppress(asyncio.CancelledError):
-            await watcher
+    await _relay(send, stream)
 
 
 async def _relay(send: Send, stream: StreamSource) -> None:
@@ -86,13 +107,6 @@ async def _relay(send: Send, stream: StreamSource) -> None:
         await close_quietly(stream)
     with suppress(OSError):
         await send({"type": "http.response.body", "body": tail, "more_body": False})
-
-
-async def _wait_for_disconnect(receive: Receive) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return
 
 
 def _internal() -> GatewayError:

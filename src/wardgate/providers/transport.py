@@ -12,6 +12,7 @@ from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
 
 import aiohttp
+from yarl import URL
 
 from wardgate.config.schema import Timeouts
 from wardgate.core.errors import (
@@ -33,7 +34,25 @@ class UpstreamReply:
     headers: Mapping[str, str]
     response: aiohttp.ClientResponse
 
-    async def read_all(self, limit: int = MAX_RESPONSE_BODY) -> bytes:
+    async def read_all(self, provider: str, limit: int = MAX_RESPONSE_BODY) -> bytes:
+        """Read the whole body (bounded by ``limit``); a broken or stalled body raises a gateway error."""
+        response = self.response
+        try:
+            declared = response.content_length
+            if declared is not None and declared <= limit:
+                body = await response.read()
+            else:
+                body = await self._read_bounded(limit)
+        except TimeoutError:
+            response.close()
+            raise UpstreamTimeoutError(f"provider {provider} stopped sending its response") from None
+        except (aiohttp.ClientError, OSError):
+            response.close()
+            raise UpstreamStatusError(f"the connection to provider {provider} broke mid-response") from None
+        response.release()
+        return body
+
+    async def _read_bounded(self, limit: int) -> bytes:
         chunks: list[bytes] = []
         size = 0
         async for chunk in self.response.content.iter_any():
@@ -42,7 +61,6 @@ class UpstreamReply:
                 self.response.close()
                 raise UpstreamStatusError("the upstream response exceeds the size limit")
             chunks.append(chunk)
-        self.response.release()
         return b"".join(chunks)
 
 
@@ -58,23 +76,40 @@ class Transport:
             timeout=aiohttp.ClientTimeout(total=None),
             auto_decompress=True,
             skip_auto_headers=("User-Agent",),
+            # Never keep upstream cookies: they would be replayed on other tenants' requests.
+            cookie_jar=aiohttp.DummyCookieJar(),
         )
+        self._client_timeouts: dict[tuple[Timeouts, bool], aiohttp.ClientTimeout] = {}
 
     async def close(self) -> None:
         await self._session.close()
 
+    def _client_timeout(self, timeouts: Timeouts, stream: bool) -> aiohttp.ClientTimeout:
+        """aiohttp's own timers: ``sock_read`` bounds every wait for data of a whole (non-stream) response, headers
+        included; streams bound the header wait and each chunk themselves (``first_byte`` and ``idle`` differ)."""
+        key = (timeouts, stream)
+        found = self._client_timeouts.get(key)
+        if found is None:
+            found = aiohttp.ClientTimeout(
+                total=None, sock_connect=timeouts.connect, sock_read=None if stream else timeouts.first_byte
+            )
+            self._client_timeouts[key] = found
+        return found
+
     async def send(
-        self, provider: str, url: str, body: bytes, headers: Mapping[str, str], timeouts: Timeouts
+        self, provider: str, url: URL, body: bytes, headers: Mapping[str, str], timeouts: Timeouts, stream: bool
     ) -> UpstreamReply:
-        """Send a POST and wait for the response headers (bounded by ``first_byte``)."""
+        """POST and wait for the response headers, at most ``first_byte`` seconds. Redirects are not followed."""
+        timeout = self._client_timeout(timeouts, stream)
         try:
-            async with asyncio.timeout(timeouts.first_byte):
+            if stream:
+                async with asyncio.timeout(timeouts.first_byte):
+                    response = await self._session.post(
+                        url, data=body, headers=headers, allow_redirects=False, timeout=timeout
+                    )
+            else:
                 response = await self._session.post(
-                    url,
-                    data=body,
-                    headers=headers,
-                    allow_redirects=False,
-                    timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeouts.connect),
+                    url, data=body, headers=headers, allow_redirects=False, timeout=timeout
                 )
         except TimeoutError:
             raise UpstreamTimeoutError(f"provider {provider} did not answer in time") from None

@@ -8,11 +8,12 @@ Must not import ``api``.
 from collections.abc import Sequence
 
 from wardgate.core.types import Stage
+from wardgate.observability.logging import AccessLog
 from wardgate.stages.authenticate import KeyVerifier, make_authenticate
 from wardgate.stages.observe import make_observe
 from wardgate.stages.parse import parse
 
 
-def default_stages(*, verifier: KeyVerifier, access_log: bool) -> Sequence[Stage]:
+def default_stages(*, verifier: KeyVerifier, access_log: AccessLog | None) -> Sequence[Stage]:
     """The stage list for a snapshot. Later stages slot in between authenticate and the terminal handler."""
-    return (make_observe(access_log=access_log), make_authenticate(verifier), parse)
+    return (make_observe(access_log), make_authenticate(verifier), parse)

@@ -6,22 +6,24 @@ result. Every response carries ``x-request-id``; every failure is an OpenAI-shap
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import logging
+import os
 import re
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 
-from wardgate.api.render import Headers, Receive, Send, send_error, send_json, send_stream
+from wardgate.api.render import DisconnectWatch, Headers, Receive, Send, send_error, send_json, send_stream
 from wardgate.core.errors import GatewayError, InvalidRequestError, RequestTooLargeError
 from wardgate.core.types import Endpoint, Parser, ProxyRequest, RequestContext
 from wardgate.runtime import AppState
 
 _log = logging.getLogger("wardgate.api")
-_SANE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+_SANE_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 Scope = dict[str, Any]
 
 
@@ -29,11 +31,19 @@ def request_headers(scope: Scope) -> dict[str, str]:
     return {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
 
 
-def request_id(headers: dict[str, str]) -> str:
-    given = headers.get("x-request-id")
-    if given and _SANE_ID.match(given):
-        return given
-    return "req_" + uuid.uuid4().hex
+class RequestIds:
+    """Request ids: the client's ``x-request-id`` when it is sane, else a random per-process prefix and a counter
+    (unique across processes and replicas, and far cheaper than a UUID per request)."""
+
+    def __init__(self) -> None:
+        self._prefix = "req_" + os.urandom(6).hex()
+        self._counter = itertools.count(1)
+
+    def __call__(self, headers: dict[str, str]) -> str:
+        given = headers.get("x-request-id")
+        if given and _SANE_ID.fullmatch(given):
+            return given
+        return f"{self._prefix}{next(self._counter):010x}"
 
 
 async def read_body(receive: Receive, headers: dict[str, str], limit: int) -> bytes:
@@ -65,8 +75,9 @@ def internal_error() -> GatewayError:
 
 
 class OpenAIRoutes:
-    def __init__(self, state: Callable[[], AppState]) -> None:
+    def __init__(self, state: Callable[[], AppState], request_id: RequestIds) -> None:
         self._state = state
+        self._request_id = request_id
 
     async def chat(self, scope: Scope, receive: Receive, send: Send) -> None:
         from wardgate.api.openai.parse import parse_chat
@@ -81,30 +92,38 @@ class OpenAIRoutes:
     async def _proxy(self, scope: Scope, receive: Receive, send: Send, endpoint: Endpoint, parser: Parser) -> None:
         started = time.perf_counter()
         headers = request_headers(scope)
-        rid = request_id(headers)
+        rid = self._request_id(headers)
         out: Headers = [(b"x-request-id", rid.encode())]
         state = self._state()
         snapshot = state.snapshot
         try:
             raw = await read_body(receive, headers, snapshot.loaded.config.server.max_body_bytes)
-            client = scope.get("client")
-            ctx = RequestContext(rid, snapshot, headers, client[0] if client else None, started)
-            response = await snapshot.handler(ctx, ProxyRequest(endpoint, raw, parser))
         except GatewayError as exc:
             await send_error(send, exc, out)
             return
+        client = scope.get("client")
+        ctx = RequestContext(rid, snapshot, headers, client[0] if client else None, started)
+        watch = DisconnectWatch(receive)
+        try:
+            response = await snapshot.handler(ctx, ProxyRequest(endpoint, raw, parser))
+            if response.stream is not None:
+                await send_stream(send, response.stream, [*out, *response.headers])
+            else:
+                await send_json(send, response.status, response.body or b"", [*out, *response.headers])
+        except GatewayError as exc:
+            await send_error(send, exc, out)
+        except asyncio.CancelledError:
+            if not watch.absorb():
+                raise
         except Exception:
             _log.exception("request failed", extra={"fields": {"request_id": rid}})
             await send_error(send, internal_error(), out)
-            return
-        if response.stream is not None:
-            await send_stream(send, receive, response.stream, [*out, *response.headers])
-        else:
-            await send_json(send, response.status, response.body or b"", [*out, *response.headers])
+        finally:
+            watch.stop()
 
     async def models(self, scope: Scope, receive: Receive, send: Send, model_id: str | None) -> None:
         headers = request_headers(scope)
-        out: Headers = [(b"x-request-id", request_id(headers).encode())]
+        out: Headers = [(b"x-request-id", self._request_id(headers).encode())]
         state = self._state()
         snapshot = state.snapshot
         try:

@@ -11,12 +11,13 @@ from collections.abc import AsyncIterator, Mapping
 from urllib.parse import urlencode
 
 import orjson
+from yarl import URL
 
 from wardgate.config.schema import Timeouts
 from wardgate.core.errors import GatewayError, StreamInterruptedError, UpstreamStatusError
 from wardgate.core.types import Endpoint, ProxyRequest, ProxyResponse, RequestContext
 from wardgate.providers.auth import Credential
-from wardgate.providers.base import Adapter
+from wardgate.providers.base import Adapter, UpstreamCall
 from wardgate.providers.sse import SSEDecoder
 from wardgate.providers.transport import MAX_ERROR_BODY, Transport, UpstreamReply, iter_body
 
@@ -46,19 +47,29 @@ class OpenAIStyleClient:
         self._transport = transport
         self._timeouts = timeouts
         self._headers = {**_JSON_HEADERS, **(static_headers or {})}
+        if credential is not None:
+            self._headers.update(credential.headers())
+        self._urls: dict[tuple[str, str], URL] = {}
+
+    def _url(self, call: UpstreamCall) -> URL:
+        """The upstream URL: the configured base URL plus the adapter's path, parsed once and cached."""
+        query = urlencode(call.query) if call.query else ""
+        key = (call.path, query)
+        url = self._urls.get(key)
+        if url is None:
+            if len(self._urls) > 1024:
+                self._urls.clear()
+            url = URL(self._base_url + call.path + (f"?{query}" if query else ""))
+            self._urls[key] = url
+        return url
 
     def supports(self, endpoint: Endpoint) -> bool:
         return True
 
     async def invoke(self, ctx: RequestContext, request: ProxyRequest, upstream_model: str) -> ProxyResponse:
         call = self._adapter.build_call(request, upstream_model)
-        url = self._base_url + call.path
-        if call.query:
-            url += "?" + urlencode(call.query)
-        headers = {**self._headers, **call.headers}
-        if self._credential is not None:
-            headers.update(self._credential.headers())
-        reply = await self._transport.send(self.name, url, call.body, headers, self._timeouts)
+        headers = {**self._headers, **call.headers} if call.headers else self._headers
+        reply = await self._transport.send(self.name, self._url(call), call.body, headers, self._timeouts, call.stream)
         if reply.status != 200:
             raise await self._error(reply)
         if call.stream:
@@ -67,7 +78,7 @@ class OpenAIStyleClient:
                 reply.response.close()
                 raise UpstreamStatusError(f"provider {self.name} did not answer with an event stream")
             return ProxyResponse(stream=self._relay(reply))
-        body = await reply.read_all()
+        body = await reply.read_all(self.name)
         try:
             orjson.loads(body)
         except orjson.JSONDecodeError:
@@ -76,7 +87,7 @@ class OpenAIStyleClient:
 
     async def _error(self, reply: UpstreamReply) -> GatewayError:
         try:
-            body = await reply.read_all(MAX_ERROR_BODY)
+            body = await reply.read_all(self.name, MAX_ERROR_BODY)
         except GatewayError:
             body = b""
         error = self._adapter.map_error(reply.status, body, reply.headers)
