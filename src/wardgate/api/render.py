@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from wardgate.core.errors import GatewayError
+from wardgate.core.errors import GatewayError, InternalError
 from wardgate.core.streams import close_quietly
 from wardgate.core.types import StreamSource
 
@@ -55,33 +55,43 @@ async def send_error(send: Send, error: GatewayError, headers: Headers) -> None:
 
 class DisconnectWatch:
     """Cancels the current request task when the client disconnects, so upstream work stops with it (the
-    upstream response is closed by the ``finally`` blocks it unwinds through). Start it once the body is read."""
+    upstream response is closed by the ``finally`` blocks it unwinds through). Start it once the body is read;
+    ``stop`` it when the response is complete.
 
-    __slots__ = ("_task", "_watcher", "fired")
+    ``stop`` does not cancel the watcher: once the response is complete the server answers the pending
+    ``receive`` with ``http.disconnect`` and the watcher ends by itself. Cancelling it would leave the
+    ``CancelledError`` and its frames in reference cycles, one set per request, for the garbage collector."""
+
+    __slots__ = ("_stopped", "_task", "_watcher", "fired")
 
     def __init__(self, receive: Receive) -> None:
         task = asyncio.current_task()
         assert task is not None
-        self._task = task
+        self._task: asyncio.Task[Any] | None = task
+        self._stopped = False
         self.fired = False
         self._watcher = asyncio.ensure_future(self._watch(receive))
 
     async def _watch(self, receive: Receive) -> None:
-        while True:
+        while not self._stopped:
             message = await receive()
             if message["type"] == "http.disconnect":
-                self.fired = True
-                self._task.cancel()
-                return
+                if not self._stopped and self._task is not None:
+                    self.fired = True
+                    self._task.cancel()
+                break
+        self._task = None
 
     def absorb(self) -> bool:
         """In an ``except CancelledError`` block: True (and the cancellation consumed) when the disconnect caused it."""
         if self.fired:
-            self._task.uncancel()
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
         return self.fired
 
     def stop(self) -> None:
-        self._watcher.cancel()
+        self._stopped = True
 
 
 async def send_stream(send: Send, stream: StreamSource, headers: Headers) -> None:
@@ -102,14 +112,9 @@ async def _relay(send: Send, stream: StreamSource) -> None:
         raise
     except Exception:
         _log.exception("stream failed")
-        tail = b"data: " + orjson.dumps(_internal().to_dict()) + b"\n\n"
+        tail = b"data: " + orjson.dumps(InternalError().to_dict()) + b"\n\n"
     finally:
         await close_quietly(stream)
     with suppress(OSError):
         await send({"type": "http.response.body", "body": tail, "more_body": False})
 
-
-def _internal() -> GatewayError:
-    return GatewayError(
-        "The gateway hit an internal error; the request id identifies it in the logs.", code="internal_error"
-    )

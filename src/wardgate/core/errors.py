@@ -4,6 +4,7 @@ Every failure a client can see is a :class:`GatewayError`. Each class knows its 
 ``type`` and ``code``, and whether trying another attempt could help::
 
     GatewayError (500 api_error)
+    ├── InternalError              500 a bug: details are logged with the request id, never sent
     ├── InvalidRequestError        400 invalid_request_error
     │   └── UnsupportedParameterError 400 (code unsupported_parameter)
     ├── AuthenticationError        401 authentication_error / invalid_api_key
@@ -61,6 +62,13 @@ class GatewayError(Exception):
                 "code": self.code,
             }
         }
+
+
+class InternalError(GatewayError):
+    default_code = "internal_error"
+
+    def __init__(self) -> None:
+        super().__init__("The gateway hit an internal error; the request id identifies it in the logs.")
 
 
 class InvalidRequestError(GatewayError):

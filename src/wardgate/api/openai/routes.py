@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from wardgate.api.render import DisconnectWatch, Headers, Receive, Send, send_error, send_json, send_stream
-from wardgate.core.errors import GatewayError, InvalidRequestError, RequestTooLargeError
+from wardgate.core.errors import GatewayError, InternalError, InvalidRequestError, RequestTooLargeError
 from wardgate.core.types import Endpoint, Parser, ProxyRequest, RequestContext
 from wardgate.runtime import AppState
 
@@ -68,12 +68,6 @@ async def read_body(receive: Receive, headers: dict[str, str], limit: int) -> by
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-def internal_error() -> GatewayError:
-    return GatewayError(
-        "The gateway hit an internal error; the request id identifies it in the logs.", code="internal_error"
-    )
-
-
 class OpenAIRoutes:
     def __init__(self, state: Callable[[], AppState], request_id: RequestIds) -> None:
         self._state = state
@@ -117,7 +111,7 @@ class OpenAIRoutes:
                 raise
         except Exception:
             _log.exception("request failed", extra={"fields": {"request_id": rid}})
-            await send_error(send, internal_error(), out)
+            await send_error(send, InternalError(), out)
         finally:
             watch.stop()
 
