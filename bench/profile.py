@@ -1,6 +1,6 @@
 """Profile wardgate under load with py-spy and summarise where its CPU goes.
 
-Run from the repo root: ``/work/venv/bin/python bench/profile.py --py-spy PATH [--stream] [--seconds 10]``. It starts
+Run from the repo root: ``.venv/bin/python bench/profile.py --py-spy PATH [--stream] [--seconds 10]``. It starts
 the fast upstream and one wardgate worker (same config and pinning as bench/run.py), saturates it with wrk while
 ``py-spy record --gil`` samples it, saves the collapsed stacks to bench/results/profile-<kind>.collapsed and prints:
 the functions with the most self time, and the samples charged to the innermost wardgate frame of each stack

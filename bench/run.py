@@ -1,6 +1,6 @@
 """Benchmark wardgate against a fake upstream, side by side with the upstream alone (direct) and LiteLLM.
 
-Run from the repo root: ``/work/venv/bin/python bench/run.py [--quick] [--duration S] [--skip-litellm]
+Run from the repo root: ``.venv/bin/python bench/run.py [--quick] [--duration S] [--skip-litellm]
 [--litellm PATH]``. Writes bench/results/latest.json, updates the table in bench/README.md and prints it.
 """
 
