@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from wardgate import __version__
-from wardgate.config.loader import ConfigError, load_config_file
+from wardgate.config.loader import ConfigError, LoadedConfig, load_config_file
 from wardgate.settings import Settings
 
 
@@ -64,23 +64,23 @@ def serve(config_path: Path | None, host: str, port: int, workers: int, data_dir
     master = ensure_master_key(settings)
     if master.generated:
         announce_master_key(master.generated, f"http://{host}:{port}/v1")
-    options = {
-        "host": host,
-        "port": port,
-        "log_config": None,
-        "access_log": False,
-        "loop": "uvloop",
-        "http": "httptools",
-        "timeout_graceful_shutdown": 30,
-        "server_header": False,
-    }
     click.echo(f"wardgate {__version__} listening on http://{host}:{port}/v1", err=True)
-    if workers == 1:
-        uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
-        return
-    os.environ.update(settings.to_env())
-    os.environ["WARDGATE_LOG_LEVEL"] = log_level
-    uvicorn.run("wardgate.app:create_app_from_env", factory=True, workers=workers, **options)  # type: ignore[arg-type]
+    if workers > 1:  # each worker builds its app from the environment
+        os.environ.update(settings.to_env())
+        os.environ["WARDGATE_LOG_LEVEL"] = log_level
+    uvicorn.run(
+        create_app(settings) if workers == 1 else "wardgate.app:create_app_from_env",
+        factory=workers > 1,
+        workers=workers,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        loop="uvloop",
+        http="httptools",
+        timeout_graceful_shutdown=30,
+        server_header=False,
+    )
 
 
 @main.group("config")
@@ -113,7 +113,7 @@ def reset_master_key_command(data_dir: Path | None) -> None:
     click.echo("Restart running gateways to use the new key; the old key no longer works after restart.", err=True)
 
 
-def _check_or_exit(file: Path):  # type: ignore[no-untyped-def]
+def _check_or_exit(file: Path) -> LoadedConfig:
     try:
         return load_config_file(file)
     except ConfigError as exc:

@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass, field
 
 from wardgate.config.loader import LoadedConfig
+from wardgate.config.schema import GatewayConfig
 from wardgate.core.pipeline import compose
 from wardgate.core.types import Handler
 from wardgate.observability.logging import AccessLog
@@ -33,7 +34,7 @@ class Snapshot:
     created: int
 
     @property
-    def config(self):  # type: ignore[no-untyped-def]
+    def config(self) -> GatewayConfig:
         return self.loaded.config
 
 

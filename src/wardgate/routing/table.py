@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from wardgate.config.schema import GatewayConfig, ModelConfig
@@ -47,7 +47,7 @@ class RouteTable:
             )
         return route
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[ModelRoute]:
         return iter(self._routes.values())
 
     def __len__(self) -> int:

@@ -91,7 +91,7 @@ class OpenAIRoutes:
         state = self._state()
         snapshot = state.snapshot
         try:
-            raw = await read_body(receive, headers, snapshot.loaded.config.server.max_body_bytes)
+            raw = await read_body(receive, headers, snapshot.config.server.max_body_bytes)
         except GatewayError as exc:
             await send_error(send, exc, out)
             return
