@@ -117,8 +117,62 @@ class SimulatedProvider(_ProviderBase):
     tokens_per_second: float = Field(default=80.0, gt=0)
 
 
+class AnthropicProvider(_ProviderBase):
+    """Anthropic Messages API: https://docs.anthropic.com/en/api/messages"""
+
+    type: Literal["anthropic"]
+    base_url: str = "https://api.anthropic.com"
+    api_key: SecretStr
+    anthropic_version: str = "2023-06-01"
+    beta: list[str] = Field(default_factory=list, description="Values for the anthropic-beta header.")
+
+
+class GeminiProvider(_ProviderBase):
+    """Google AI Studio (Gemini API): https://ai.google.dev/api/generate-content"""
+
+    type: Literal["gemini"]
+    base_url: str = "https://generativelanguage.googleapis.com"
+    api_key: SecretStr
+    api_version: str = Field(default="v1beta", pattern=r"^v[0-9a-z]+$")
+
+
+class VertexProvider(_ProviderBase):
+    """Gemini on Vertex AI, authenticated with a service account exchanged for short-lived access tokens."""
+
+    type: Literal["vertex_ai"]
+    project: str = Field(pattern=r"^[a-z][a-z0-9-]{4,61}[a-z0-9]$")
+    location: str = Field(default="us-central1", pattern=r"^[a-z0-9-]+$")
+    base_url: str | None = Field(default=None, description="Default: https://{location}-aiplatform.googleapis.com")
+    credentials: SecretStr = Field(description="The service account key JSON, e.g. ${VERTEX_SERVICE_ACCOUNT_JSON}.")
+    token_url: str | None = Field(default=None, description="Default: the key's token_uri.")
+    api_version: str = Field(default="v1", pattern=r"^v[0-9a-z]+$")
+
+    @field_validator("token_url")
+    @classmethod
+    def _check_token_url(cls, value: str | None) -> str | None:
+        return None if value is None else validate_base_url(value)
+
+
+class BedrockProvider(_ProviderBase):
+    """AWS Bedrock Runtime (Converse API), requests signed with SigV4."""
+
+    type: Literal["bedrock"]
+    region: str = Field(pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]$")
+    base_url: str | None = Field(default=None, description="Default: https://bedrock-runtime.{region}.amazonaws.com")
+    access_key_id: SecretStr
+    secret_access_key: SecretStr
+    session_token: SecretStr | None = None
+
+
 ProviderConfig = Annotated[
-    OpenAIProvider | CompatibleProvider | AzureProvider | SimulatedProvider,
+    OpenAIProvider
+    | CompatibleProvider
+    | AzureProvider
+    | SimulatedProvider
+    | AnthropicProvider
+    | GeminiProvider
+    | VertexProvider
+    | BedrockProvider,
     Field(discriminator="type"),
 ]
 
@@ -126,6 +180,14 @@ ProviderConfig = Annotated[
 class DeploymentConfig(Strict):
     provider: str = Field(pattern=NAME_PATTERN)
     model: str = Field(min_length=1, max_length=256)
+    unsupported_params: Literal["strict", "warn", "drop"] = Field(
+        default="strict",
+        description="A parameter the provider cannot express: strict → 400 naming it; warn → dropped and listed in "
+        "the x-wardgate-dropped-params header; drop → dropped quietly.",
+    )
+    max_tokens: int | None = Field(
+        default=None, ge=1, description="Output token default for providers that require one (else model data)."
+    )
 
 
 class ModelConfig(Strict):
@@ -135,11 +197,24 @@ class ModelConfig(Strict):
     owned_by: str = "wardgate"
 
 
+class ImageFetchConfig(Strict):
+    """How the gateway fetches image URLs for providers that need the bytes (Gemini, Bedrock)."""
+
+    max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    timeout: float = Field(default=10.0, gt=0)
+    max_redirects: int = Field(default=3, ge=0, le=10)
+    allow_networks: list[str] = Field(
+        default_factory=list,
+        description="CIDRs allowed even though private/loopback (e.g. an internal image host). Empty by default.",
+    )
+
+
 class ServerConfig(Strict):
     max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     access_log: bool = True
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     reload_interval: float = Field(default=1.0, gt=0, description="Seconds between config file checks.")
+    image_fetch: ImageFetchConfig = ImageFetchConfig()
 
 
 class GatewayConfig(Strict):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
 
 from wardgate.core.errors import GatewayError
 from wardgate.core.types import Endpoint, ProxyRequest, ProxyResponse, RequestContext
@@ -25,6 +25,18 @@ class UpstreamCall:
     method: str = "POST"
     query: dict[str, str] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
+
+
+UnsupportedMode = Literal["strict", "warn", "drop"]
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentTarget:
+    """What a provider client needs to know about the deployment it serves a call for."""
+
+    upstream_model: str
+    unsupported_params: UnsupportedMode = "strict"
+    max_tokens: int | None = None
 
 
 class Adapter(Protocol):
@@ -43,4 +55,4 @@ class ProviderClient(Protocol):
 
     def supports(self, endpoint: Endpoint) -> bool: ...
 
-    async def invoke(self, ctx: RequestContext, request: ProxyRequest, upstream_model: str) -> ProxyResponse: ...
+    async def invoke(self, ctx: RequestContext, request: ProxyRequest, target: DeploymentTarget) -> ProxyResponse: ...

@@ -15,12 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, Protocol
+from typing import Any, ClassVar, Protocol
 
 from wardgate.core.errors import GatewayError, UnsupportedParameterError
-from wardgate.providers.base import UpstreamCall
-
-UnsupportedMode = Literal["strict", "warn", "drop"]
+from wardgate.providers.base import UnsupportedMode, UpstreamCall
 
 # Values of OpenAI parameters that ask for nothing beyond the default: sending them to a provider that has no
 # such parameter loses nothing, so they never count as unsupported.

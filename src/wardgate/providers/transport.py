@@ -97,7 +97,7 @@ class Transport:
         return found
 
     async def send(
-        self, provider: str, url: URL, body: bytes, headers: Mapping[str, str], timeouts: Timeouts, stream: bool
+        self, provider: str, url: URL | str, body: bytes, headers: Mapping[str, str], timeouts: Timeouts, stream: bool
     ) -> UpstreamReply:
         """POST and wait for the response headers, at most ``first_byte`` seconds. Redirects are not followed."""
         timeout = self._client_timeout(timeouts, stream)

@@ -24,7 +24,7 @@ async def execute(ctx: RequestContext, request: ProxyRequest) -> ProxyResponse:
         attempt = Attempt(client.name, deployment.upstream_model, started=time.perf_counter())
         ctx.attempts.append(attempt)
         try:
-            response = await client.invoke(ctx, request, deployment.upstream_model)
+            response = await client.invoke(ctx, request, deployment.target)
             if response.stream is not None:
                 response.stream = await peek_first(response.stream)
         except GatewayError as exc:

@@ -7,13 +7,17 @@ from dataclasses import dataclass
 
 from wardgate.config.schema import GatewayConfig, ModelConfig
 from wardgate.core.errors import ModelNotFoundError
-from wardgate.providers.base import ProviderClient
+from wardgate.providers.base import DeploymentTarget, ProviderClient
 
 
 @dataclass(frozen=True, slots=True)
 class Deployment:
     client: ProviderClient
-    upstream_model: str
+    target: DeploymentTarget
+
+    @property
+    def upstream_model(self) -> str:
+        return self.target.upstream_model
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +36,10 @@ class RouteTable:
         routes = {
             model.name: ModelRoute(
                 name=model.name,
-                deployments=tuple(Deployment(clients[d.provider], d.model) for d in model.deployments),
+                deployments=tuple(
+                    Deployment(clients[d.provider], DeploymentTarget(d.model, d.unsupported_params, d.max_tokens))
+                    for d in model.deployments
+                ),
                 config=model,
             )
             for model in config.models

@@ -17,7 +17,7 @@ from wardgate.config.schema import Timeouts
 from wardgate.core.errors import GatewayError, StreamInterruptedError, UpstreamStatusError
 from wardgate.core.types import Endpoint, ProxyRequest, ProxyResponse, RequestContext
 from wardgate.providers.auth import Credential
-from wardgate.providers.base import Adapter, UpstreamCall
+from wardgate.providers.base import Adapter, DeploymentTarget, UpstreamCall
 from wardgate.providers.sse import SSEDecoder
 from wardgate.providers.transport import MAX_ERROR_BODY, Transport, UpstreamReply, iter_body
 
@@ -66,8 +66,8 @@ class OpenAIStyleClient:
     def supports(self, endpoint: Endpoint) -> bool:
         return True
 
-    async def invoke(self, ctx: RequestContext, request: ProxyRequest, upstream_model: str) -> ProxyResponse:
-        call = self._adapter.build_call(request, upstream_model)
+    async def invoke(self, ctx: RequestContext, request: ProxyRequest, target: DeploymentTarget) -> ProxyResponse:
+        call = self._adapter.build_call(request, target.upstream_model)
         headers = {**self._headers, **call.headers} if call.headers else self._headers
         reply = await self._transport.send(self.name, self._url(call), call.body, headers, self._timeouts, call.stream)
         if reply.status != 200:

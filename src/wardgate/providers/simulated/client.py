@@ -15,6 +15,7 @@ import orjson
 from wardgate.config.schema import SimulatedProvider
 from wardgate.core.errors import InvalidRequestError
 from wardgate.core.types import Endpoint, ProxyRequest, ProxyResponse, RequestContext
+from wardgate.providers.base import DeploymentTarget
 from wardgate.providers.simulated.engine import (
     SimulatedRequestError,
     embed,
@@ -34,9 +35,9 @@ class SimulatedClient:
     def supports(self, endpoint: Endpoint) -> bool:
         return True
 
-    async def invoke(self, ctx: RequestContext, request: ProxyRequest, upstream_model: str) -> ProxyResponse:
+    async def invoke(self, ctx: RequestContext, request: ProxyRequest, target: DeploymentTarget) -> ProxyResponse:
         try:
-            return await self._answer(request, upstream_model)
+            return await self._answer(request, target.upstream_model)
         except SimulatedRequestError as exc:
             raise InvalidRequestError(exc.message, param=exc.param) from None
 

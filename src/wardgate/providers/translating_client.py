@@ -1,0 +1,150 @@
+"""The HTTP client for cross-dialect providers: translate (pure adapter) → sign → send → translate back.
+
+Images are inlined first for adapters that need bytes (through the SSRF-safe fetcher), parameters a provider
+cannot express follow the deployment's ``unsupported_params`` mode (the dropped ones are listed in
+``x-wardgate-dropped-params`` in ``warn`` mode), and streams are translated chunk by chunk as bytes arrive. A stream
+that ends before the provider signalled its end raises, so the client never sees a cut stream as a finished one.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import struct
+import time
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+from urllib.parse import urlencode
+
+import orjson
+
+from wardgate.config.schema import Timeouts
+from wardgate.core.errors import GatewayError, StreamInterruptedError, UpstreamStatusError
+from wardgate.core.types import Endpoint, ProxyRequest, ProxyResponse, RequestContext
+from wardgate.providers.base import DeploymentTarget, UpstreamCall
+from wardgate.providers.fetch import ImageFetcher
+from wardgate.providers.modeldata import max_output_tokens
+from wardgate.providers.signing import RequestSigner
+from wardgate.providers.translate import ChatAdapter, StreamTranslator, TranslationContext
+from wardgate.providers.transport import MAX_ERROR_BODY, Transport, UpstreamReply, iter_body
+
+DROPPED_HEADER = b"x-wardgate-dropped-params"
+_DECODE_ERRORS = (ValueError, KeyError, TypeError, IndexError, AttributeError)
+
+
+class TranslatingClient:
+    def __init__(
+        self,
+        *,
+        name: str,
+        type: str,
+        adapter: ChatAdapter,
+        base_url: str,
+        signer: RequestSigner | None,
+        transport: Transport,
+        timeouts: Timeouts,
+        fetcher: ImageFetcher | None = None,
+        static_headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.name = name
+        self.type = type
+        self._adapter = adapter
+        self._base_url = base_url
+        self._signer = signer
+        self._transport = transport
+        self._timeouts = timeouts
+        self._fetcher = fetcher
+        self._headers = dict(static_headers or {})
+
+    def supports(self, endpoint: Endpoint) -> bool:
+        return True
+
+    def _context(self, request: ProxyRequest, target: DeploymentTarget) -> TranslationContext:
+        options = request.body.get("stream_options")
+        return TranslationContext(
+            upstream_model=target.upstream_model,
+            request_model=request.model,
+            response_id="chatcmpl-" + os.urandom(12).hex(),
+            created=int(time.time()),
+            stream=request.stream,
+            include_usage=bool(request.stream and isinstance(options, dict) and options.get("include_usage")),
+            unsupported_mode=target.unsupported_params,
+            default_max_tokens=target.max_tokens or max_output_tokens(target.upstream_model),
+        )
+
+    async def invoke(self, ctx: RequestContext, request: ProxyRequest, target: DeploymentTarget) -> ProxyResponse:
+        tctx = self._context(request, target)
+        if request.endpoint is Endpoint.EMBEDDINGS:
+            call = self._adapter.embeddings_call(request.body, tctx)
+        else:
+            body = request.body
+            if self._adapter.needs_image_bytes and self._fetcher is not None:
+                body = await self._fetcher.inline_images(body)
+            call = self._adapter.chat_call(body, tctx)
+        reply = await self._send(call)
+        headers = _dropped_headers(tctx)
+        if call.stream:
+            translator = self._adapter.chat_stream(tctx)
+            return ProxyResponse(stream=self._relay(reply, translator), headers=headers)
+        raw = await reply.read_all(self.name)
+        try:
+            if request.endpoint is Endpoint.EMBEDDINGS:
+                result = self._adapter.embeddings_response(raw, tctx)
+                _encode_embeddings(result, request.body.get("encoding_format"))
+            else:
+                result = self._adapter.chat_response(raw, tctx)
+        except GatewayError:
+            raise
+        except _DECODE_ERRORS:
+            raise UpstreamStatusError(f"provider {self.name} sent a response that could not be read") from None
+        return ProxyResponse(body=orjson.dumps(result), headers=headers)
+
+    async def _send(self, call: UpstreamCall) -> UpstreamReply:
+        url = self._base_url + call.path + (f"?{urlencode(call.query)}" if call.query else "")
+        headers = {**self._headers, **call.headers}
+        if self._signer is not None:
+            headers.update(await self._signer.headers(call.method, url, headers, call.body))
+        reply = await self._transport.send(self.name, url, call.body, headers, self._timeouts, call.stream)
+        if reply.status != 200:
+            try:
+                body = await reply.read_all(self.name, MAX_ERROR_BODY)
+            except GatewayError:
+                body = b""
+            raise self._adapter.map_error(reply.status, body, reply.headers)
+        return reply
+
+    async def _relay(self, reply: UpstreamReply, translator: StreamTranslator) -> AsyncIterator[bytes]:
+        finished = False
+        body = iter_body(reply, self.name, self._timeouts.idle)
+        try:
+            async for data in body:
+                for chunk in translator.feed(data):
+                    yield orjson.dumps(chunk)
+            for chunk in translator.finish():
+                yield orjson.dumps(chunk)
+            finished = True
+        except GatewayError:
+            raise
+        except _DECODE_ERRORS:
+            raise StreamInterruptedError(f"provider {self.name} sent a stream event that could not be read") from None
+        finally:
+            await body.aclose()
+            if finished:
+                reply.response.release()
+            else:
+                reply.response.close()
+
+
+def _dropped_headers(ctx: TranslationContext) -> list[tuple[bytes, bytes]]:
+    if ctx.unsupported_mode == "warn" and ctx.dropped:
+        return [(DROPPED_HEADER, ",".join(ctx.dropped).encode())]
+    return []
+
+
+def _encode_embeddings(result: dict[str, Any], encoding: Any) -> None:
+    """OpenAI's ``encoding_format: base64`` (the openai SDK's default): little-endian float32, base64."""
+    if encoding != "base64":
+        return
+    for item in result.get("data", []):
+        vector = item["embedding"]
+        item["embedding"] = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
