@@ -48,6 +48,18 @@ class BlockedAddressError(OSError):
     pass
 
 
+def _blocked(exc: BaseException) -> bool:
+    """aiohttp wraps resolver failures (``os_error`` / ``__cause__``): look through the chain."""
+    seen: BaseException | None = exc
+    for _ in range(4):
+        if seen is None:
+            return False
+        if isinstance(seen, BlockedAddressError):
+            return True
+        seen = getattr(seen, "os_error", None) or seen.__cause__ or seen.__context__
+    return False
+
+
 class SafeResolver(AbstractResolver):
     """Resolves with the default resolver, then drops every forbidden address; none left → refused."""
 
@@ -108,9 +120,9 @@ class ImageFetcher:
                 return await self._follow(url, param)
         except TimeoutError:
             raise InvalidRequestError("Fetching the image URL timed out.", param=param) from None
-        except BlockedAddressError:
-            raise InvalidRequestError("The image URL points to a private or local address.", param=param) from None
-        except (aiohttp.ClientError, OSError):
+        except (aiohttp.ClientError, OSError) as exc:
+            if _blocked(exc):
+                raise InvalidRequestError("The image URL points to a private or local address.", param=param) from None
             raise InvalidRequestError("The image URL could not be fetched.", param=param) from None
 
     async def _follow(self, url: str, param: str) -> tuple[str, bytes]:
