@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -35,7 +36,7 @@ def build_reply(flavor: Flavor, body: dict[str, Any], served_model: str, behavio
     elif calls:
         content = None
     else:
-        content = default_content(chunks)
+        content = json_content(body) or default_content(chunks)
     finish = "tool_calls" if calls else "stop"
     limit = body.get("max_completion_tokens", body.get("max_tokens"))
     if content and isinstance(limit, int) and not isinstance(limit, bool) and count_words(content) > limit:
@@ -58,6 +59,20 @@ def build_reply(flavor: Flavor, body: dict[str, Any], served_model: str, behavio
         usage=usage_block(estimate_prompt_tokens(body.get("messages")), completion_tokens, behavior.usage),
         include_usage=include_usage,
     )
+
+
+def json_content(body: dict[str, Any]) -> str | None:
+    """What OpenAI answers under ``response_format``: a JSON object (fitting the schema for json_schema)."""
+    fmt = body.get("response_format")
+    if not isinstance(fmt, dict):
+        return None
+    if fmt.get("type") == "json_object":
+        return json.dumps({"answer": default_content(8)})
+    if fmt.get("type") == "json_schema":
+        spec = fmt.get("json_schema")
+        schema = spec.get("schema") if isinstance(spec, dict) else None
+        return json.dumps(example_arguments(schema))
+    return None
 
 
 def resolve_tool_calls(body: dict[str, Any], behavior: Behavior) -> tuple[ToolCallOut, ...]:
