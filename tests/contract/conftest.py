@@ -1,5 +1,5 @@
 """Conformance battery fixtures: every provider's fake in a thread, one real gateway in front of all of them, and
-the provider × feature matrix written to docs/providers.md when the whole battery passes."""
+the provider x feature matrix written to docs/providers.md when the whole battery passes."""
 
 from __future__ import annotations
 
