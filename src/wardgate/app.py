@@ -23,6 +23,7 @@ from wardgate.config.loader import load_config_file
 from wardgate.config.reload import ConfigWatcher
 from wardgate.core.errors import GatewayError, NotFoundError
 from wardgate.observability.logging import AccessLog, configure_logging
+from wardgate.providers.fetch import ImageFetcher
 from wardgate.providers.transport import Transport
 from wardgate.runtime import AppState, build_snapshot
 from wardgate.settings import Settings
@@ -137,8 +138,9 @@ class Gateway:
         transport = Transport()
         verifier = KeyVerifier(master.key_hash)
         access_log = AccessLog()
-        snapshot = build_snapshot(loaded, transport, verifier, access_log)
-        state = AppState(settings, transport, verifier, snapshot, access_log)
+        fetcher = ImageFetcher(loaded.config.server.image_fetch)  # image_fetch changes need a restart
+        snapshot = build_snapshot(loaded, transport, verifier, access_log, fetcher)
+        state = AppState(settings, transport, verifier, snapshot, access_log, fetcher)
         if settings.config_path is not None:
             self._watcher = ConfigWatcher(
                 settings.config_path,
@@ -157,6 +159,7 @@ class Gateway:
         if self.state is not None:
             self.state.ready = False
             await self.state.transport.close()
+            await self.state.fetcher.close()
             self.state.access_log.flush()
 
 

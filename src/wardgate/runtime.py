@@ -14,6 +14,7 @@ from wardgate.core.pipeline import compose
 from wardgate.core.types import Handler
 from wardgate.observability.logging import AccessLog
 from wardgate.providers.base import ProviderClient
+from wardgate.providers.fetch import ImageFetcher
 from wardgate.providers.registry import build_client
 from wardgate.providers.transport import Transport
 from wardgate.routing.execute import execute
@@ -39,11 +40,15 @@ class Snapshot:
 
 
 def build_snapshot(
-    loaded: LoadedConfig, transport: Transport, verifier: KeyVerifier, access_log: AccessLog
+    loaded: LoadedConfig,
+    transport: Transport,
+    verifier: KeyVerifier,
+    access_log: AccessLog,
+    fetcher: ImageFetcher | None = None,
 ) -> Snapshot:
     """Pure construction (no I/O): safe to run while the old snapshot keeps serving."""
     config = loaded.config
-    clients = {p.name: build_client(p, transport) for p in config.providers}
+    clients = {p.name: build_client(p, transport, fetcher) for p in config.providers}
     routes = RouteTable.build(config, clients)
     stages = default_stages(verifier=verifier, access_log=access_log if config.server.access_log else None)
     return Snapshot(loaded, clients, routes, compose(stages, execute), int(time.time()))
@@ -56,12 +61,13 @@ class AppState:
     verifier: KeyVerifier
     snapshot: Snapshot
     access_log: AccessLog
+    fetcher: ImageFetcher
     ready: bool = False
     reloads: int = 0
     last_reload_error: str | None = field(default=None)
 
     def apply(self, loaded: LoadedConfig) -> None:
-        self.snapshot = build_snapshot(loaded, self.transport, self.verifier, self.access_log)
+        self.snapshot = build_snapshot(loaded, self.transport, self.verifier, self.access_log, self.fetcher)
         self.reloads += 1
         self.last_reload_error = None
         _log.info(

@@ -9,10 +9,9 @@ from typing import Any
 import openai
 import pytest
 from gateway_process import GatewayProcess
-from matrix import DOC, Matrix
-from setups import Setup, all_setups, gateway_config
+from matrix import DOC, Cell, Matrix
+from setups import MASTER_KEY, Setup, all_setups, gateway_config
 
-MASTER_KEY = "wg-contract-master"
 SETUPS = {setup.name: setup for setup in all_setups()}
 MATRIX = Matrix(providers=list(SETUPS))
 
@@ -69,16 +68,6 @@ def client(contract_gateway: GatewayProcess) -> openai.OpenAI:
 @pytest.fixture
 def aclient(contract_gateway: GatewayProcess) -> openai.AsyncOpenAI:
     return openai.AsyncOpenAI(base_url=contract_gateway.base_url, api_key=MASTER_KEY, max_retries=0, timeout=20)
-
-
-class Cell:
-    """What one battery test puts in the matrix: ✅ unless the test says otherwise (e.g. an explicit 400)."""
-
-    def __init__(self, feature: str, provider: str) -> None:
-        self.feature, self.provider, self.value = feature, provider, "✅"
-
-    def refused(self, param: str) -> None:
-        self.value = f"400 `{param}`"
 
 
 @pytest.fixture

@@ -38,3 +38,13 @@ class Matrix:
 
     def complete(self) -> bool:
         return not self.failed and all((f, p) in self.cells for f in self.features for p in self.providers)
+
+
+class Cell:
+    """What one battery test puts in the matrix: ✅ unless the test says otherwise (e.g. an explicit 400)."""
+
+    def __init__(self, feature: str, provider: str) -> None:
+        self.feature, self.provider, self.value = feature, provider, "✅"
+
+    def refused(self, param: str) -> None:
+        self.value = f"400 `{param}`"

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from wardgate.testing import FakeOpenAI
+from wardgate.testing.fake_anthropic import FakeAnthropic
+from wardgate.testing.fake_bedrock import FakeBedrock
+from wardgate.testing.fake_gemini import FakeGemini, make_service_account
 
+MASTER_KEY = "wg-contract-master"
 OPENAI_KEY = "sk-contract-openai-0123456789"
 
 
@@ -37,8 +42,77 @@ def _openai() -> Setup:
     )
 
 
+ANTHROPIC_KEY = "sk-ant-contract-0123456789"
+
+
+def _anthropic() -> Setup:
+    return Setup(
+        name="anthropic",
+        make_fake=lambda: FakeAnthropic(api_key=ANTHROPIC_KEY),
+        provider=lambda fake: {"type": "anthropic", "base_url": fake.url, "api_key": "${C_ANTHROPIC_KEY}"},
+        upstream_model="claude-sonnet-4-6",
+        env={"C_ANTHROPIC_KEY": ANTHROPIC_KEY},
+        unsupported={"seed": "seed", "logit_bias": "logit_bias"},
+    )
+
+
+GEMINI_KEY = "gemini-contract-key-0123456789"
+AWS_KEY_ID = "AKIACONTRACTTEST0001"
+AWS_SECRET = "contract/secret/key/0123456789abcdefghij"
+
+
+def _gemini() -> Setup:
+    return Setup(
+        name="gemini",
+        make_fake=lambda: FakeGemini(api_key=GEMINI_KEY),
+        provider=lambda fake: {"type": "gemini", "base_url": fake.url, "api_key": "${C_GEMINI_KEY}"},
+        upstream_model="gemini-2.5-flash",
+        embedding_model="gemini-embedding-001",
+        env={"C_GEMINI_KEY": GEMINI_KEY},
+        unsupported={"user": "user", "logit_bias": "logit_bias"},
+    )
+
+
+def _vertex() -> Setup:
+    account, public_key = make_service_account("https://oauth2.invalid/token")
+    return Setup(
+        name="vertex",
+        make_fake=lambda: FakeGemini(token_public_key=public_key),
+        provider=lambda fake: {
+            "type": "vertex_ai",
+            "project": "contract-project",
+            "location": "us-central1",
+            "base_url": fake.url,
+            "credentials": "${C_VERTEX_SA}",
+            "token_url": fake.url + "/token",
+        },
+        upstream_model="gemini-2.5-flash",
+        embedding_model="gemini-embedding-001",
+        env={"C_VERTEX_SA": json.dumps(account)},
+        unsupported={"user": "user", "logit_bias": "logit_bias"},
+    )
+
+
+def _bedrock() -> Setup:
+    return Setup(
+        name="bedrock",
+        make_fake=lambda: FakeBedrock(access_key_id=AWS_KEY_ID, secret_access_key=AWS_SECRET, region="us-east-1"),
+        provider=lambda fake: {
+            "type": "bedrock",
+            "region": "us-east-1",
+            "base_url": fake.url,
+            "access_key_id": "${C_AWS_KEY_ID}",
+            "secret_access_key": "${C_AWS_SECRET}",
+        },
+        upstream_model="anthropic.claude-3-5-sonnet-20241022-v2:0",
+        embedding_model="amazon.titan-embed-text-v2:0",
+        env={"C_AWS_KEY_ID": AWS_KEY_ID, "C_AWS_SECRET": AWS_SECRET},
+        unsupported={"seed": "seed", "logit_bias": "logit_bias"},
+    )
+
+
 def all_setups() -> list[Setup]:
-    return [_openai()]
+    return [_openai(), _anthropic(), _gemini(), _vertex(), _bedrock()]
 
 
 def gateway_config(setups: list[Setup], fakes: dict[str, Any]) -> dict[str, Any]:

@@ -9,9 +9,9 @@ from typing import Any
 
 import openai
 import pytest
+from matrix import Cell
 from setups import Setup
 
-from conftest import Cell
 from wardgate.testing import Behavior, ToolCall
 
 HI = [{"role": "user", "content": "Say hello"}]

@@ -11,8 +11,8 @@ from pathlib import Path
 import openai
 import pytest
 from gateway_process import GatewayProcess
+from integration_env import gateway_config
 
-from conftest import gateway_config
 from wardgate.testing import FakeOpenAI
 
 HI = [{"role": "user", "content": "hi"}]

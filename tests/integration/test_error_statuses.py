@@ -9,8 +9,8 @@ import urllib.request
 import openai
 import pytest
 from gateway_process import GatewayProcess
+from integration_env import MASTER_KEY, UPSTREAM_KEY
 
-from conftest import MASTER_KEY, UPSTREAM_KEY
 from wardgate.testing import Behavior, FakeOpenAI
 
 HI = [{"role": "user", "content": "hi"}]

@@ -7,8 +7,8 @@ import json
 import openai
 import pytest
 from gateway_process import GatewayProcess
+from integration_env import AZURE_KEY, MASTER_KEY, UPSTREAM_KEY
 
-from conftest import AZURE_KEY, MASTER_KEY, UPSTREAM_KEY
 from wardgate.testing import Behavior, FakeOpenAI, ToolCall
 
 WEATHER_TOOL = {

@@ -11,8 +11,8 @@ import time
 import openai
 import pytest
 from gateway_process import GatewayProcess
+from integration_env import MASTER_KEY
 
-from conftest import MASTER_KEY
 from wardgate.testing import Behavior, FakeOpenAI
 
 HI = [{"role": "user", "content": "hi"}]

@@ -117,4 +117,3 @@ async def _relay(send: Send, stream: StreamSource) -> None:
         await close_quietly(stream)
     with suppress(OSError):
         await send({"type": "http.response.body", "body": tail, "more_body": False})
-

@@ -6,6 +6,7 @@ validated here, once, so the request path builds URLs only from parts that canno
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -151,6 +152,17 @@ class VertexProvider(_ProviderBase):
     @classmethod
     def _check_token_url(cls, value: str | None) -> str | None:
         return None if value is None else validate_base_url(value)
+
+    @field_validator("credentials")
+    @classmethod
+    def _check_credentials(cls, value: SecretStr) -> SecretStr:
+        try:
+            account = json.loads(value.get_secret_value())
+        except ValueError:
+            raise ValueError("must be a service account key in JSON") from None
+        if not isinstance(account, dict) or not {"client_email", "private_key"} <= account.keys():
+            raise ValueError("the service account key needs client_email and private_key")
+        return value
 
 
 class BedrockProvider(_ProviderBase):

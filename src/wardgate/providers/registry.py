@@ -4,22 +4,30 @@ from __future__ import annotations
 
 from wardgate.config.presets import PRESETS
 from wardgate.config.schema import (
+    AnthropicProvider,
     AzureProvider,
+    BedrockProvider,
     CompatibleProvider,
+    GeminiProvider,
     OpenAIProvider,
     ProviderConfig,
     SimulatedProvider,
+    VertexProvider,
 )
 from wardgate.providers.auth import api_key_header, bearer
 from wardgate.providers.azure.adapter import AzureAdapter
 from wardgate.providers.base import ProviderClient
+from wardgate.providers.cross_registry import build_cross_dialect
+from wardgate.providers.fetch import ImageFetcher
 from wardgate.providers.openai.adapter import OpenAIAdapter
 from wardgate.providers.openai.client import OpenAIStyleClient
 from wardgate.providers.simulated.client import SimulatedClient
 from wardgate.providers.transport import Transport
 
 
-def build_client(config: ProviderConfig, transport: Transport) -> ProviderClient:
+def build_client(config: ProviderConfig, transport: Transport, fetcher: ImageFetcher | None = None) -> ProviderClient:
+    if isinstance(config, AnthropicProvider | GeminiProvider | VertexProvider | BedrockProvider):
+        return build_cross_dialect(config, transport, fetcher)
     if isinstance(config, SimulatedProvider):
         return SimulatedClient(config)
     if isinstance(config, AzureProvider):

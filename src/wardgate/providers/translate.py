@@ -13,9 +13,9 @@ Parameters a provider cannot express go through :meth:`TranslationContext.unsupp
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from wardgate.core.errors import GatewayError, UnsupportedParameterError
 from wardgate.providers.base import UnsupportedMode, UpstreamCall
@@ -105,3 +105,18 @@ class ChatAdapter(Protocol):
     def embeddings_response(self, body: bytes, ctx: TranslationContext) -> dict[str, Any]: ...
 
     def map_error(self, status: int, body: bytes, headers: Mapping[str, str]) -> GatewayError: ...
+
+
+@runtime_checkable
+class FanOutEmbeddings(Protocol):
+    """An adapter whose provider embeds one input per call (Bedrock Titan): the client sends every call and the
+    adapter merges the answers (with each answer's headers: some providers count tokens only there)."""
+
+    def embeddings_calls(self, body: Mapping[str, Any], ctx: TranslationContext) -> list[UpstreamCall]: ...
+
+    def embeddings_responses(
+        self,
+        bodies: Sequence[bytes],
+        ctx: TranslationContext,
+        headers: Sequence[Mapping[str, str] | None] | None = None,
+    ) -> dict[str, Any]: ...

@@ -8,6 +8,7 @@ that ends before the provider signalled its end raises, so the client never sees
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 import struct
@@ -17,6 +18,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import orjson
+from yarl import URL
 
 from wardgate.config.schema import Timeouts
 from wardgate.core.errors import GatewayError, StreamInterruptedError, UpstreamStatusError
@@ -25,7 +27,7 @@ from wardgate.providers.base import DeploymentTarget, UpstreamCall
 from wardgate.providers.fetch import ImageFetcher
 from wardgate.providers.modeldata import max_output_tokens
 from wardgate.providers.signing import RequestSigner
-from wardgate.providers.translate import ChatAdapter, StreamTranslator, TranslationContext
+from wardgate.providers.translate import ChatAdapter, FanOutEmbeddings, StreamTranslator, TranslationContext
 from wardgate.providers.transport import MAX_ERROR_BODY, Transport, UpstreamReply, iter_body
 
 DROPPED_HEADER = b"x-wardgate-dropped-params"
@@ -45,6 +47,7 @@ class TranslatingClient:
         timeouts: Timeouts,
         fetcher: ImageFetcher | None = None,
         static_headers: Mapping[str, str] | None = None,
+        secrets: tuple[str, ...] = (),
     ) -> None:
         self.name = name
         self.type = type
@@ -55,6 +58,7 @@ class TranslatingClient:
         self._timeouts = timeouts
         self._fetcher = fetcher
         self._headers = dict(static_headers or {})
+        self._secrets = tuple(secret for secret in secrets if secret)
 
     def supports(self, endpoint: Endpoint) -> bool:
         return True
@@ -75,6 +79,8 @@ class TranslatingClient:
     async def invoke(self, ctx: RequestContext, request: ProxyRequest, target: DeploymentTarget) -> ProxyResponse:
         tctx = self._context(request, target)
         if request.endpoint is Endpoint.EMBEDDINGS:
+            if isinstance(self._adapter, FanOutEmbeddings):
+                return await self._fan_out_embeddings(request, tctx)
             call = self._adapter.embeddings_call(request.body, tctx)
         else:
             body = request.body
@@ -99,19 +105,48 @@ class TranslatingClient:
             raise UpstreamStatusError(f"provider {self.name} sent a response that could not be read") from None
         return ProxyResponse(body=orjson.dumps(result), headers=headers)
 
+    async def _fan_out_embeddings(self, request: ProxyRequest, tctx: TranslationContext) -> ProxyResponse:
+        adapter = self._adapter
+        assert isinstance(adapter, FanOutEmbeddings)
+        calls = adapter.embeddings_calls(request.body, tctx)
+        outcomes = await asyncio.gather(*(self._send(call) for call in calls), return_exceptions=True)
+        replies = [r for r in outcomes if isinstance(r, UpstreamReply)]
+        failure = next((r for r in outcomes if isinstance(r, BaseException)), None)
+        if failure is not None:
+            for reply in replies:
+                reply.response.close()
+            raise failure
+        bodies = [await reply.read_all(self.name) for reply in replies]
+        try:
+            result = adapter.embeddings_responses(bodies, tctx, [reply.headers for reply in replies])
+        except _DECODE_ERRORS:
+            raise UpstreamStatusError(f"provider {self.name} sent a response that could not be read") from None
+        _encode_embeddings(result, request.body.get("encoding_format"))
+        return ProxyResponse(body=orjson.dumps(result), headers=_dropped_headers(tctx))
+
     async def _send(self, call: UpstreamCall) -> UpstreamReply:
+        # The adapter's path is already percent-encoded (and signed that way): keep it byte for byte.
         url = self._base_url + call.path + (f"?{urlencode(call.query)}" if call.query else "")
         headers = {**self._headers, **call.headers}
         if self._signer is not None:
             headers.update(await self._signer.headers(call.method, url, headers, call.body))
-        reply = await self._transport.send(self.name, url, call.body, headers, self._timeouts, call.stream)
+        reply = await self._transport.send(
+            self.name, URL(url, encoded=True), call.body, headers, self._timeouts, call.stream
+        )
         if reply.status != 200:
             try:
                 body = await reply.read_all(self.name, MAX_ERROR_BODY)
             except GatewayError:
                 body = b""
-            raise self._adapter.map_error(reply.status, body, reply.headers)
+            raise self._scrub(self._adapter.map_error(reply.status, body, reply.headers))
         return reply
+
+    def _scrub(self, error: GatewayError) -> GatewayError:
+        """No credential may leave in an error message, whatever the provider echoed."""
+        for secret in self._secrets:
+            if secret in error.message:
+                error.message = error.message.replace(secret, "[redacted]")
+        return error
 
     async def _relay(self, reply: UpstreamReply, translator: StreamTranslator) -> AsyncIterator[bytes]:
         finished = False
@@ -123,8 +158,8 @@ class TranslatingClient:
             for chunk in translator.finish():
                 yield orjson.dumps(chunk)
             finished = True
-        except GatewayError:
-            raise
+        except GatewayError as exc:
+            raise self._scrub(exc) from None
         except _DECODE_ERRORS:
             raise StreamInterruptedError(f"provider {self.name} sent a stream event that could not be read") from None
         finally:

@@ -24,6 +24,7 @@ from wardgate.core.errors import (
 
 MAX_ERROR_BODY = 64 * 1024
 MAX_RESPONSE_BODY = 64 * 1024 * 1024
+CREDENTIAL_TIMEOUT = 30.0
 
 
 @dataclass(slots=True)
@@ -83,6 +84,19 @@ class Transport:
 
     async def close(self) -> None:
         await self._session.close()
+
+    async def post_form(self, url: str, form: Mapping[str, str]) -> tuple[int, bytes]:
+        """A form POST for credential exchanges (OAuth token endpoints): ``(status, body)``; no redirects."""
+        try:
+            async with (
+                asyncio.timeout(CREDENTIAL_TIMEOUT),
+                self._session.post(url, data=dict(form), allow_redirects=False) as response,
+            ):
+                return response.status, await response.content.read(MAX_ERROR_BODY)
+        except TimeoutError:
+            raise UpstreamTimeoutError("the credential service did not answer in time") from None
+        except (aiohttp.ClientError, OSError):
+            raise UpstreamUnavailableError("the credential service is unreachable") from None
 
     def _client_timeout(self, timeouts: Timeouts, stream: bool) -> aiohttp.ClientTimeout:
         """aiohttp's own timers: ``sock_read`` bounds every wait for data of a whole (non-stream) response, headers

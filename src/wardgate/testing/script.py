@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 Endpoint = Literal["chat", "embeddings", "models"]
 _ENDPOINTS = ("chat", "embeddings", "models")
-_PROVIDERS = ("openai", "azure")
+_PROVIDERS = ("openai", "azure", "anthropic", "gemini", "vertex", "bedrock")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +70,7 @@ class Behavior:
     served_model: str | None = None
     match_endpoint: Endpoint | None = None
     match_model: str | None = None
-    match_provider: Literal["openai", "azure"] | None = None
+    match_provider: Literal["openai", "azure", "anthropic", "gemini", "vertex", "bedrock"] | None = None
     times: int = 1
 
     def __post_init__(self) -> None:

@@ -1,0 +1,264 @@
+"""``FakeBedrock``: a real aiohttp server speaking Bedrock Runtime's wire format (SigV4-verified).
+
+Routes (paths as botocore builds them; the model id is one percent-encoded path segment):
+  POST /model/{modelId}/converse          Converse (JSON)
+  POST /model/{modelId}/converse-stream   ConverseStream (``application/vnd.amazon.eventstream`` binary frames)
+  POST /model/{modelId}/invoke            InvokeModel for Titan and Cohere embedding models
+  /_fake/*                                the control API shared with the other fakes
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import unquote
+
+import orjson
+from aiohttp import web
+
+from wardgate.testing.control import add_control_routes
+from wardgate.testing.fake_bedrock import embeddings, errors
+from wardgate.testing.fake_bedrock.eventstream import event_frame, exception_frame
+from wardgate.testing.fake_bedrock.replies import build_reply, converse_body, stream_frames
+from wardgate.testing.fake_bedrock.sigv4 import Received, SigV4Verifier
+from wardgate.testing.fake_bedrock.validate import BedrockModel, conversation_error
+from wardgate.testing.recording import RecordedRequest
+from wardgate.testing.responses import drop_connection, json_response, raw_response
+from wardgate.testing.runner import FakeServerThread
+from wardgate.testing.script import Behavior
+from wardgate.testing.state import FakeState
+
+if TYPE_CHECKING:
+    from wardgate.testing.fake_openai import FakeOpenAI
+
+EVENT_STREAM = "application/vnd.amazon.eventstream"
+_OPERATIONS = {"converse": "Converse", "converse-stream": "ConverseStream", "invoke": "InvokeModel"}
+_NOT_JSON = object()
+
+
+class FakeBedrock(FakeState):
+    """Fake Bedrock Runtime upstream. Scriptable per request with ``Behavior``; records everything it receives.
+
+    Every request must carry a valid SigV4 signature for ``access_key_id``/``secret_access_key`` (and
+    ``session_token`` when set), scoped to ``region`` and the ``bedrock`` service; otherwise 403 as AWS answers.
+    ``models``: when set, other model ids get Bedrock's 400 "The provided model identifier is invalid.".
+    Streams: ``Behavior(status>=400, disconnect_after=N)`` sends N events then the status's exception event
+    (``throttlingException`` …) inside the stream instead of an HTTP error.
+    """
+
+    def __init__(
+        self,
+        *,
+        access_key_id: str,
+        secret_access_key: str,
+        region: str = "us-east-1",
+        session_token: str | None = None,
+        models: list[str] | None = None,
+        default: Behavior | None = None,
+        max_recorded: int = 1000,
+        control_api: bool = True,
+    ) -> None:
+        super().__init__(default, max_recorded)
+        self.region = region
+        self.models = models
+        self.control_api = control_api
+        self._verifier = SigV4Verifier(access_key_id, secret_access_key, region, session_token, "bedrock")
+        self._model = BedrockModel()
+        self._runner: web.AppRunner | None = None
+        self._url: str | None = None
+        self._stopping = False
+
+    # ------------------------------------------------------------------------------------ lifecycle
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        if self._runner is not None:
+            raise RuntimeError("FakeBedrock is already running")
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        if self.control_api:
+            add_control_routes(app, self)
+        app.router.add_route("*", "/{tail:.*}", self._dispatch)
+        runner = web.AppRunner(
+            app, handle_signals=False, shutdown_timeout=1.0, access_log=None, handler_cancellation=True
+        )
+        await runner.setup()
+        await web.TCPSite(runner, host, port).start()
+        self._runner, self._stopping = runner, False
+        bound = runner.addresses[0]
+        self._url = f"http://{'[' + bound[0] + ']' if ':' in bound[0] else bound[0]}:{bound[1]}"
+
+    async def stop(self) -> None:
+        if self._runner is None:
+            return
+        self._stopping = True
+        runner, self._runner = self._runner, None
+        await runner.cleanup()
+
+    async def __aenter__(self) -> FakeBedrock:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    def run_in_thread(self, host: str = "127.0.0.1", port: int = 0) -> FakeServerThread:
+        """Start on a private event loop in a daemon thread; returns a ``FakeServerThread`` (``.close()``)."""
+        # FakeServerThread only uses start/stop/url/base_url, which this class provides.
+        return FakeServerThread(cast("FakeOpenAI", self), host=host, port=port).start()
+
+    @property
+    def url(self) -> str:
+        """``http://host:port`` — use as the Bedrock Runtime endpoint (boto3 ``endpoint_url``)."""
+        if self._url is None:
+            raise RuntimeError("FakeBedrock is not running")
+        return self._url
+
+    @property
+    def base_url(self) -> str:
+        return self.url
+
+    # ------------------------------------------------------------------------------------- dispatch
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        raw = await request.read()
+        parsed: Any = _NOT_JSON
+        if raw:
+            try:
+                parsed = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                parsed = _NOT_JSON
+        raw_path = request.raw_path
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        path = raw_path.split("?", 1)[0]
+        self._log.add(
+            RecordedRequest(
+                request.method, path, dict(request.query), headers, raw, None if parsed is _NOT_JSON else parsed
+            )
+        )
+        segments = path.split("/")
+        if len(segments) != 4 or segments[1] != "model" or segments[3] not in _OPERATIONS or request.method != "POST":
+            return errors.error_response(404, "UnknownOperationException", "Not Found")
+        failure = self._verifier.check(Received(request.method, raw_path, headers, raw))
+        if failure is not None:
+            return errors.error_response(403, failure.error_type, failure.message)
+        model_id = unquote(segments[2])
+        if self.models is not None and model_id not in self.models:
+            return errors.error_response(400, "ValidationException", "The provided model identifier is invalid.")
+        if segments[3] == "invoke":
+            return await self._invoke(request, model_id, parsed)
+        if not isinstance(parsed, dict):
+            return errors.error_response(400, "SerializationException", "Invalid JSON body")
+        return await self._converse(request, model_id, parsed, stream=segments[3] == "converse-stream")
+
+    async def _guard(self, stream: bool, work: Awaitable[web.StreamResponse]) -> web.StreamResponse:
+        try:
+            return await work
+        except asyncio.CancelledError:
+            if not self._stopping:
+                self._client_gone(stream)
+            raise
+
+    async def _shape(self, request: web.Request, behavior: Behavior, stream: bool) -> web.StreamResponse | None:
+        """Latency, scripted HTTP errors, disconnects and malformed bodies; None means "answer normally"."""
+        if behavior.latency:
+            await asyncio.sleep(behavior.latency)
+        if behavior.status >= 400 and not (stream and behavior.disconnect_after is not None):
+            return errors.scripted_error(behavior.status, behavior.error_body, behavior.headers)
+        if behavior.disconnect_after is not None and not stream:
+            drop_connection(request)
+            return web.Response()
+        if behavior.malformed and not stream:
+            return raw_response(b'{"output": {"message": {"role": "assistant", "content": [{"text": "', 200)
+        return None
+
+    # ------------------------------------------------------------------------------------- converse
+
+    async def _converse(
+        self, request: web.Request, model_id: str, body: dict[str, Any], *, stream: bool
+    ) -> web.StreamResponse:
+        operation = "ConverseStream" if stream else "Converse"
+        problem = self._model.shape_errors(operation, {**body, "modelId": model_id})
+        problem = problem or conversation_error(body, model_id)
+        if problem is not None:
+            return errors.error_response(400, "ValidationException", problem)
+        behavior = self._pick("chat", model_id, "bedrock")
+        return await self._guard(stream, self._answer(request, body, behavior, stream))
+
+    async def _answer(
+        self, request: web.Request, body: dict[str, Any], behavior: Behavior, stream: bool
+    ) -> web.StreamResponse:
+        started = time.monotonic()
+        shaped = await self._shape(request, behavior, stream)
+        if shaped is not None:
+            return shaped
+        reply = build_reply(body, behavior)
+        latency_ms = int((time.monotonic() - started) * 1000) + 1
+        headers = {"x-amzn-RequestId": errors.request_id(), **behavior.headers}
+        if not stream:
+            return json_response(converse_body(reply, latency_ms), 200, headers)
+        frames = stream_frames(reply, behavior.chunks or 20, latency_ms)
+        if behavior.malformed:
+            frames.insert(1, event_frame("contentBlockDelta", b'{"contentBlockIndex": 0, "delta": {"te'))
+        complete = True
+        if behavior.disconnect_after is not None:
+            frames = frames[: behavior.disconnect_after]
+            if behavior.status >= 400:
+                kind = errors.type_for(behavior.status, behavior.headers)
+                message = errors.MESSAGES.get(kind, "error")
+                frames.append(exception_frame(errors.stream_exception_type(kind), message))
+            else:
+                complete = False
+        return await self._send_frames(request, frames, headers, behavior.chunk_interval, complete)
+
+    async def _send_frames(
+        self, request: web.Request, frames: list[bytes], headers: dict[str, str], interval: float, complete: bool
+    ) -> web.StreamResponse:
+        """Send event-stream frames with chunked encoding; an incomplete stream is cut without its last chunk."""
+        resp = web.StreamResponse(status=200, headers={"Content-Type": EVENT_STREAM, **headers})
+        try:
+            await resp.prepare(request)
+            if interval <= 0:
+                await resp.write(b"".join(frames))
+            else:
+                for position, frame in enumerate(frames):
+                    if position:
+                        await asyncio.sleep(interval)
+                    await resp.write(frame)
+            if complete:
+                await resp.write_eof()
+                self.completed_streams += 1
+            else:
+                drop_connection(request)
+        except ConnectionError:
+            self._client_gone(True)
+        return resp
+
+    # --------------------------------------------------------------------------------------- invoke
+
+    async def _invoke(self, request: web.Request, model_id: str, parsed: Any) -> web.StreamResponse:
+        kind = embeddings.family(model_id)
+        if kind is None:
+            return errors.error_response(400, "ValidationException", "This fake serves embedding models only.")
+        try:
+            result = embeddings.answer(kind, None if parsed is _NOT_JSON else parsed)
+        except embeddings.InvalidEmbeddingRequest as exc:
+            return errors.error_response(400, "ValidationException", str(exc))
+        behavior = self._pick("embeddings", model_id, "bedrock")
+
+        async def answer() -> web.StreamResponse:
+            shaped = await self._shape(request, behavior, False)
+            if shaped is not None:
+                return shaped
+            headers = {
+                "x-amzn-RequestId": errors.request_id(),
+                "X-Amzn-Bedrock-Input-Token-Count": str(result.input_tokens),
+                "X-Amzn-Bedrock-Invocation-Latency": "12",
+                **behavior.headers,
+            }
+            return json_response(result.body, 200, headers)
+
+        return await self._guard(False, answer())
