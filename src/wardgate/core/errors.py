@@ -13,6 +13,7 @@ Every failure a client can see is a :class:`GatewayError`. Each class knows its 
     │   └── ModelNotFoundError     404 (code model_not_found)
     ├── RequestTooLargeError       413 invalid_request_error / request_too_large
     ├── RateLimitError             429 rate_limit_error            (retryable)
+    │   └── QuotaExceededError     429 insufficient_quota: an account quota is spent (not retryable)
     ├── UpstreamError              502 upstream_error              (retryable)
     │   ├── UpstreamStatusError    502 an upstream 5xx / unusable answer
     │   ├── UpstreamRejectedError  4xx the upstream refused the request itself (not retryable)
@@ -113,6 +114,14 @@ class RateLimitError(GatewayError):
     error_type = "rate_limit_error"
     default_code = "rate_limit_exceeded"
     retryable = True
+
+
+class QuotaExceededError(RateLimitError):
+    """An account quota is exhausted: 429 for the client (as OpenAI answers ``insufficient_quota``), but retrying
+    the same deployment soon will not help, so the router must not treat it as a transient rate limit."""
+
+    default_code = "insufficient_quota"
+    retryable = False
 
 
 class UpstreamError(GatewayError):

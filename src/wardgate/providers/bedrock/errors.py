@@ -18,6 +18,7 @@ import orjson
 
 from wardgate.core.errors import (
     GatewayError,
+    QuotaExceededError,
     RateLimitError,
     StreamInterruptedError,
     UpstreamRejectedError,
@@ -42,14 +43,6 @@ AUTH_ERRORS = frozenset(
         "SignatureDoesNotMatch",
     }
 )
-
-
-class QuotaExceededError(RateLimitError):
-    """An account quota is exhausted (ServiceQuotaExceededException): 429 for the client, but retrying the same
-    deployment soon will not help, so the router must not count it as a transient rate limit."""
-
-    default_code = "insufficient_quota"
-    retryable = False
 
 
 def error_type(body: bytes, headers: Mapping[str, str]) -> tuple[str | None, str | None]:

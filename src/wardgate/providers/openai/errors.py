@@ -14,6 +14,7 @@ import orjson
 
 from wardgate.core.errors import (
     GatewayError,
+    QuotaExceededError,
     RateLimitError,
     UpstreamRejectedError,
     UpstreamStatusError,
@@ -54,6 +55,8 @@ def map_openai_error(status: int, body: bytes, headers: Mapping[str, str]) -> Ga
             "the gateway's credentials for this provider were rejected; contact the gateway operator",
             code="upstream_auth_failed",
         )
+    if status == 429 and code == "insufficient_quota":
+        return QuotaExceededError(message or "the provider account's quota is exhausted", headers=forwarded)
     if status == 429:
         return RateLimitError(message or "the provider is rate limiting requests", code=code, headers=forwarded)
     if status == 408:
