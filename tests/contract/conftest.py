@@ -10,7 +10,7 @@ import openai
 import pytest
 from gateway_process import GatewayProcess
 from matrix import DOC, Cell, Matrix
-from setups import MASTER_KEY, Setup, all_setups, gateway_config
+from setups import MASTER_KEY, PNG_BYTES, ImageServer, Setup, all_setups, gateway_config
 
 SETUPS = {setup.name: setup for setup in all_setups()}
 MATRIX = Matrix(providers=list(SETUPS))
@@ -29,6 +29,16 @@ def fakes() -> Iterator[dict[str, Any]]:
     finally:
         for runner in runners:
             runner.close()
+
+
+@pytest.fixture(scope="session")
+def image_url() -> Iterator[str]:
+    """A PNG served on loopback (allow-listed for the gateway's image fetcher in this battery only)."""
+    server = ImageServer(PNG_BYTES)
+    try:
+        yield server.url + "/cat.png"
+    finally:
+        server.close()
 
 
 @pytest.fixture(scope="session")

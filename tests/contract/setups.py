@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import http.server
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -136,4 +139,35 @@ def gateway_config(setups: list[Setup], fakes: dict[str, Any]) -> dict[str, Any]
                     "deployments": [{"provider": setup.name, "model": setup.embedding_model}],
                 }
             )
-    return {"server": {"access_log": False}, "providers": providers, "models": models}
+    server = {"access_log": False, "image_fetch": {"allow_networks": ["127.0.0.1/32"]}}
+    return {"server": server, "providers": providers, "models": models}
+
+
+PNG_BYTES = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAYAAABytg0kAAAAFklEQVR42mP8z8DwnwEIGBkZGBgYAAAQKAH/jH1+8QAAAABJRU5ErkJggg=="
+)
+
+
+class ImageServer:
+    """A tiny HTTP server in a thread that serves one PNG (for the image-URL feature)."""
+
+    def __init__(self, png: bytes) -> None:
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "image/png")
+                self.send_header("Content-Length", str(len(png)))
+                self.end_headers()
+                self.wfile.write(png)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()

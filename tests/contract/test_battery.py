@@ -10,7 +10,7 @@ from typing import Any
 import openai
 import pytest
 from matrix import Cell
-from setups import Setup
+from setups import PNG_BYTES, Setup
 
 from wardgate.testing import Behavior, ToolCall
 
@@ -258,6 +258,18 @@ def test_image_base64(client: openai.OpenAI, setup: Setup, fake: Any, cell: Cell
     assert PNG_1PX[:40] in received(fake)
 
 
+@pytest.mark.feature("image (URL; fetched safely where the provider needs bytes)")
+def test_image_url(client: openai.OpenAI, setup: Setup, fake: Any, cell: Cell, image_url: str) -> None:
+    content = [
+        {"type": "text", "text": "Describe this image"},
+        {"type": "image_url", "image_url": {"url": image_url}},
+    ]
+    reply = client.chat.completions.create(model=setup.name, messages=[{"role": "user", "content": content}])  # type: ignore[misc, list-item]
+    assert reply.choices[0].message.content
+    sent = received(fake)
+    assert image_url in sent or base64.b64encode(PNG_BYTES).decode() in sent
+
+
 @pytest.mark.feature("stop, temperature, top_p, max_tokens")
 def test_sampling_parameters(client: openai.OpenAI, setup: Setup, fake: Any, cell: Cell) -> None:
     reply = client.chat.completions.create(
@@ -331,6 +343,8 @@ def test_errors(
         client.chat.completions.create(model=setup.name, messages=HI)  # type: ignore[arg-type]
     assert info.value.status_code == expected
     assert set(info.value.body) >= {"message", "type", "param", "code"}  # type: ignore[arg-type]
+    for secret in setup.env.values():
+        assert secret[:24] not in info.value.response.text
     if status == 401:
         assert info.value.code == "upstream_auth_failed"
 

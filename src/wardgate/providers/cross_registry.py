@@ -58,7 +58,9 @@ def build_cross_dialect(config: CrossDialect, transport: Transport, fetcher: Ima
             else f"{config.location}-aiplatform.googleapis.com"
         )
         base_url = config.base_url or f"https://{host}"
-        return client(vertex, base_url, TokenSigner(source.headers), (str(account.get("private_key", "")),))
+        return client(
+            vertex, base_url, TokenSigner(source.headers, source.invalidate), (str(account.get("private_key", "")),)
+        )
     secrets = tuple(s.get_secret_value() for s in (config.secret_access_key, config.session_token) if s)
     signer = SigV4Signer(
         config.region,

@@ -32,8 +32,16 @@ class StaticSigner:
 class TokenSigner:
     """``Authorization`` from an async token source that caches and refreshes tokens itself."""
 
-    def __init__(self, source: Callable[[], Awaitable[Mapping[str, str]]]) -> None:
+    def __init__(
+        self, source: Callable[[], Awaitable[Mapping[str, str]]], invalidate: Callable[[], None] | None = None
+    ) -> None:
         self._source = source
+        self._invalidate = invalidate
+
+    def rejected(self) -> None:
+        """The provider refused the token (401): drop it so the next call fetches a new one."""
+        if self._invalidate is not None:
+            self._invalidate()
 
     def __repr__(self) -> str:
         return "TokenSigner(<redacted>)"

@@ -26,7 +26,7 @@ from wardgate.core.types import Endpoint, ProxyRequest, ProxyResponse, RequestCo
 from wardgate.providers.base import DeploymentTarget, UpstreamCall
 from wardgate.providers.fetch import ImageFetcher
 from wardgate.providers.modeldata import max_output_tokens
-from wardgate.providers.signing import RequestSigner
+from wardgate.providers.signing import RequestSigner, TokenSigner
 from wardgate.providers.translate import ChatAdapter, FanOutEmbeddings, StreamTranslator, TranslationContext
 from wardgate.providers.transport import MAX_ERROR_BODY, Transport, UpstreamReply, iter_body
 
@@ -134,6 +134,8 @@ class TranslatingClient:
             self.name, URL(url, encoded=True), call.body, headers, self._timeouts, call.stream
         )
         if reply.status != 200:
+            if reply.status == 401 and isinstance(self._signer, TokenSigner):
+                self._signer.rejected()
             try:
                 body = await reply.read_all(self.name, MAX_ERROR_BODY)
             except GatewayError:

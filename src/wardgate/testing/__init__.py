@@ -1,6 +1,8 @@
 """Fake provider servers for tests and benchmarks (shipped so users can test their apps too).
 
-Owns: ``FakeOpenAI`` — a real aiohttp server speaking the OpenAI and Azure OpenAI wire formats
+Owns: ``FakeAnthropic``, ``FakeGemini`` (Gemini and Vertex AI, with an OAuth token endpoint) and ``FakeBedrock``
+(SigV4-verifying, binary event-stream), each in its own subpackage, and ``FakeOpenAI`` — a real aiohttp server
+speaking the OpenAI and Azure OpenAI wire formats
 (chat completions, streamed and not, tool calls, embeddings, models), scriptable per request with
 ``Behavior`` (latency, errors, chunking, disconnects, malformed JSON ...), recording every request;
 a thread runner (``FakeServerThread``), the ``/_fake/*`` HTTP control API with its client
@@ -15,6 +17,9 @@ Modules: ``wire`` (pure chat body/chunk builders), ``errors`` (provider error bo
 """
 
 from wardgate.testing.control import RemoteFake
+from wardgate.testing.fake_anthropic import FakeAnthropic
+from wardgate.testing.fake_bedrock import FakeBedrock
+from wardgate.testing.fake_gemini import FakeGemini, make_service_account
 from wardgate.testing.fake_openai import DEFAULT_MODELS, FakeOpenAI
 from wardgate.testing.recording import RecordedRequest
 from wardgate.testing.runner import FakeServerThread, run_in_thread
@@ -28,11 +33,15 @@ __all__ = [
     "DEFAULT_MODELS",
     "DEFAULT_SENTENCE",
     "Behavior",
+    "FakeAnthropic",
+    "FakeBedrock",
+    "FakeGemini",
     "FakeOpenAI",
     "FakeServerThread",
     "RecordedRequest",
     "RemoteFake",
     "Script",
     "ToolCall",
+    "make_service_account",
     "run_in_thread",
 ]

@@ -12,6 +12,7 @@ import contextlib
 import signal
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from wardgate.testing.fake_openai import FakeOpenAI
 from wardgate.testing.script import Behavior
@@ -38,6 +39,17 @@ def _parser() -> argparse.ArgumentParser:
     fake.add_argument("--latency", type=float, default=0.0, help="seconds before response headers")
     fake.add_argument("--embedding-dim", type=int, default=1536)
     fake.add_argument("--no-control", action="store_true", help="disable the /_fake control API")
+    for name in ("fake-anthropic", "fake-gemini"):
+        other = sub.add_parser(name, help=f"serve a {name[5:].title()} upstream (key checked when given)")
+        other.add_argument("--host", default="127.0.0.1")
+        other.add_argument("--port", type=int, default=9000)
+        other.add_argument("--api-key", default=None)
+    bedrock = sub.add_parser("fake-bedrock", help="serve a Bedrock Runtime upstream that verifies SigV4")
+    bedrock.add_argument("--host", default="127.0.0.1")
+    bedrock.add_argument("--port", type=int, default=9000)
+    bedrock.add_argument("--access-key-id", required=True)
+    bedrock.add_argument("--secret-access-key", required=True)
+    bedrock.add_argument("--region", default="us-east-1")
     return parser
 
 
@@ -51,8 +63,22 @@ def _deployments(items: Sequence[str] | None) -> dict[str, str] | None:
     return out
 
 
-async def _serve(args: argparse.Namespace) -> None:
-    fake = FakeOpenAI(
+def _make_fake(args: argparse.Namespace) -> Any:
+    if args.command == "fake-anthropic":
+        from wardgate.testing.fake_anthropic import FakeAnthropic
+
+        return FakeAnthropic(api_key=args.api_key)
+    if args.command == "fake-gemini":
+        from wardgate.testing.fake_gemini import FakeGemini
+
+        return FakeGemini(api_key=args.api_key)
+    if args.command == "fake-bedrock":
+        from wardgate.testing.fake_bedrock import FakeBedrock
+
+        return FakeBedrock(
+            access_key_id=args.access_key_id, secret_access_key=args.secret_access_key, region=args.region
+        )
+    return FakeOpenAI(
         api_key=args.api_key,
         azure_api_key=args.azure_api_key,
         azure_deployments=_deployments(args.deployment),
@@ -61,8 +87,12 @@ async def _serve(args: argparse.Namespace) -> None:
         embedding_dim=args.embedding_dim,
         control_api=not args.no_control,
     )
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    fake = _make_fake(args)
     await fake.start(args.host, args.port)
-    print(f"wardgate fake-openai listening on {fake.url}", flush=True)
+    print(f"wardgate {args.command} listening on {fake.url}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -85,9 +115,8 @@ def _run(args: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.command == "fake-openai":
-        with contextlib.suppress(KeyboardInterrupt):
-            _run(args)
+    with contextlib.suppress(KeyboardInterrupt):
+        _run(args)
     return 0
 
 
