@@ -333,7 +333,10 @@ def test_scrub_with_empty_secret_leaves_text_alone() -> None:
 def test_insufficient_quota_is_429_but_not_retryable() -> None:
     from wardgate.core.errors import QuotaExceededError
 
-    body = b'{"error": {"message": "You exceeded your current quota", "type": "insufficient_quota", "param": null, "code": "insufficient_quota"}}'
+    body = (
+        b'{"error": {"message": "You exceeded your current quota", "type": "insufficient_quota",'
+        b' "param": null, "code": "insufficient_quota"}}'
+    )
     error = map_openai_error(429, body, {})
     assert isinstance(error, QuotaExceededError)
     assert error.http_status == 429 and error.code == "insufficient_quota" and not error.retryable
