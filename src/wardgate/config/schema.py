@@ -6,6 +6,7 @@ validated here, once, so the request path builds URLs only from parts that canno
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 from typing import Annotated, Literal
@@ -50,6 +51,11 @@ class Timeouts(Strict):
     connect: float = Field(default=10.0, gt=0)
     first_byte: float = Field(default=120.0, gt=0)
     idle: float = Field(default=120.0, gt=0)
+
+
+def _date_as_text(value: object) -> object:
+    """YAML reads an unquoted ``2024-10-21`` as a date; version fields mean the text."""
+    return value.isoformat() if isinstance(value, datetime.date) else value
 
 
 class _ProviderBase(Strict):
@@ -109,6 +115,8 @@ class AzureProvider(_ProviderBase):
     api_key: SecretStr
     api_version: str = Field(default="2024-10-21", pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(-preview)?$")
 
+    _version_text = field_validator("api_version", mode="before")(_date_as_text)
+
 
 class SimulatedProvider(_ProviderBase):
     """A local provider that answers without any network or key: for quick starts, demos and tests."""
@@ -125,6 +133,8 @@ class AnthropicProvider(_ProviderBase):
     base_url: str = "https://api.anthropic.com"
     api_key: SecretStr
     anthropic_version: str = "2023-06-01"
+
+    _version_text = field_validator("anthropic_version", mode="before")(_date_as_text)
     beta: list[str] = Field(default_factory=list, description="Values for the anthropic-beta header.")
 
 
