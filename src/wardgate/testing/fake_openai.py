@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Iterable, Mapping
-from types import TracebackType
 from typing import Any
 
 import orjson
@@ -22,9 +21,8 @@ from wardgate.testing.responses import (
     raw_response,
     send_stream,
 )
-from wardgate.testing.runner import FakeServerThread
 from wardgate.testing.script import Behavior
-from wardgate.testing.state import FakeState
+from wardgate.testing.server import FakeServer
 from wardgate.testing.wire import (
     DEFAULT_CHUNKS,
     Flavor,
@@ -40,7 +38,7 @@ _MODEL_CREATED = 1715367049
 _BAD_JSON = object()
 
 
-class FakeOpenAI(FakeState):
+class FakeOpenAI(FakeServer):
     """Fake OpenAI + Azure OpenAI upstream. Scriptable per request, records everything it receives.
 
     ``api_key`` / ``azure_api_key`` (defaults to ``api_key``): when set, requests must present it
@@ -76,58 +74,9 @@ class FakeOpenAI(FakeState):
         self.embedding_dim = embedding_dim
         self.control_api = control_api
         super().__init__(default, max_recorded)
-        self._runner: web.AppRunner | None = None
-        self._url: str | None = None
-        self._stopping = False
         self._models_body = orjson.dumps({"object": "list", "data": [self._model_obj(m) for m in self.models]})
 
     # ------------------------------------------------------------------------------------ lifecycle
-
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        """Listen on ``host:port`` (port 0 picks a free port; see ``url``)."""
-        if self._runner is not None:
-            raise RuntimeError("FakeOpenAI is already running")
-        runner = web.AppRunner(
-            self._make_app(),
-            handle_signals=False,
-            shutdown_timeout=1.0,
-            access_log=None,
-            handler_cancellation=True,
-        )
-        await runner.setup()
-        site = web.TCPSite(runner, host, port)
-        await site.start()
-        self._runner = runner
-        self._stopping = False
-        bound = runner.addresses[0]
-        self._url = f"http://{'[' + bound[0] + ']' if ':' in bound[0] else bound[0]}:{bound[1]}"
-
-    async def stop(self) -> None:
-        if self._runner is None:
-            return
-        self._stopping = True
-        runner, self._runner = self._runner, None
-        await runner.cleanup()
-
-    async def __aenter__(self) -> FakeOpenAI:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
-
-    def run_in_thread(self, host: str = "127.0.0.1", port: int = 0) -> FakeServerThread:
-        """Start on a private event loop in a daemon thread; returns a ``FakeServerThread`` (``.close()``)."""
-        return FakeServerThread(self, host=host, port=port).start()
-
-    @property
-    def url(self) -> str:
-        """``http://host:port`` — the Azure endpoint."""
-        if self._url is None:
-            raise RuntimeError("FakeOpenAI is not running")
-        return self._url
 
     @property
     def base_url(self) -> str:

@@ -8,7 +8,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from wardgate.testing.fake_openai import FakeOpenAI
+    from wardgate.testing.server import FakeServer
 
 
 class FakeServerThread:
@@ -18,7 +18,7 @@ class FakeServerThread:
     from the caller's thread while the server runs.
     """
 
-    def __init__(self, fake: FakeOpenAI, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, fake: FakeServer, host: str = "127.0.0.1", port: int = 0) -> None:
         self.fake = fake
         self.host = host
         self.port = port
@@ -80,6 +80,6 @@ class FakeServerThread:
         self.close()
 
 
-def run_in_thread(fake: FakeOpenAI, host: str = "127.0.0.1", port: int = 0) -> FakeServerThread:
+def run_in_thread(fake: FakeServer, host: str = "127.0.0.1", port: int = 0) -> FakeServerThread:
     """Start ``fake`` in a daemon thread and return its runner once it is listening."""
     return FakeServerThread(fake, host, port).start()

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Iterable, Mapping
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiohttp import web
@@ -21,13 +20,12 @@ from wardgate.testing.fake_anthropic.validate import InvalidRequest, validate_re
 from wardgate.testing.fake_anthropic.wire import malformed_body, malformed_frame, message_body, stream_frames
 from wardgate.testing.recording import RecordedRequest
 from wardgate.testing.responses import body_response, drop_connection, json_response, raw_response, send_stream
-from wardgate.testing.runner import FakeServerThread
 from wardgate.testing.script import Behavior
-from wardgate.testing.state import FakeState
+from wardgate.testing.server import FakeServer
 from wardgate.testing.wire import random_id
 
 if TYPE_CHECKING:
-    from wardgate.testing.fake_openai import FakeOpenAI
+    pass
 
 DEFAULT_MODELS = ("claude-sonnet-4-6", "claude-haiku-4-5", "claude-opus-4-7")
 VERSIONS = ("2023-01-01", "2023-06-01", "2026-10-21")
@@ -35,7 +33,7 @@ _PROVIDER = "anthropic"
 _BAD_JSON = object()
 
 
-class FakeAnthropic(FakeState):
+class FakeAnthropic(FakeServer):
     """Fake Anthropic upstream. Scriptable per request (``Behavior``), records everything it receives.
 
     ``api_key``: when set, requests must present it in ``x-api-key``. ``models``: when set, other models get
@@ -64,56 +62,8 @@ class FakeAnthropic(FakeState):
         self.control_api = control_api
         super().__init__(default, max_recorded)
         self.prompt_cache = PromptCache()
-        self._runner: web.AppRunner | None = None
-        self._url: str | None = None
-        self._stopping = False
 
     # ------------------------------------------------------------------------------------ lifecycle
-
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        """Listen on ``host:port`` (port 0 picks a free port; see ``url``)."""
-        if self._runner is not None:
-            raise RuntimeError("FakeAnthropic is already running")
-        runner = web.AppRunner(
-            self._make_app(), handle_signals=False, shutdown_timeout=1.0, access_log=None, handler_cancellation=True
-        )
-        await runner.setup()
-        await web.TCPSite(runner, host, port).start()
-        self._runner, self._stopping = runner, False
-        bound = runner.addresses[0]
-        self._url = f"http://{'[' + bound[0] + ']' if ':' in bound[0] else bound[0]}:{bound[1]}"
-
-    async def stop(self) -> None:
-        if self._runner is None:
-            return
-        self._stopping = True
-        runner, self._runner = self._runner, None
-        await runner.cleanup()
-
-    async def __aenter__(self) -> FakeAnthropic:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
-
-    def run_in_thread(self, host: str = "127.0.0.1", port: int = 0) -> FakeServerThread:
-        """Start on a private event loop in a daemon thread; returns a ``FakeServerThread`` (``.close()``)."""
-        # FakeServerThread only uses start/stop/url/base_url, which this class provides too.
-        return FakeServerThread(cast("FakeOpenAI", self), host=host, port=port).start()
-
-    @property
-    def url(self) -> str:
-        if self._url is None:
-            raise RuntimeError("FakeAnthropic is not running")
-        return self._url
-
-    @property
-    def base_url(self) -> str:
-        """What the ``anthropic`` SDK takes as ``base_url`` (it adds ``/v1/messages`` itself)."""
-        return self.url
 
     def reset(self) -> None:
         super().reset()

@@ -12,8 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 import orjson
@@ -27,19 +26,18 @@ from wardgate.testing.fake_bedrock.sigv4 import Received, SigV4Verifier
 from wardgate.testing.fake_bedrock.validate import BedrockModel, conversation_error
 from wardgate.testing.recording import RecordedRequest
 from wardgate.testing.responses import drop_connection, json_response, raw_response
-from wardgate.testing.runner import FakeServerThread
 from wardgate.testing.script import Behavior
-from wardgate.testing.state import FakeState
+from wardgate.testing.server import FakeServer
 
 if TYPE_CHECKING:
-    from wardgate.testing.fake_openai import FakeOpenAI
+    pass
 
 EVENT_STREAM = "application/vnd.amazon.eventstream"
 _OPERATIONS = {"converse": "Converse", "converse-stream": "ConverseStream", "invoke": "InvokeModel"}
 _NOT_JSON = object()
 
 
-class FakeBedrock(FakeState):
+class FakeBedrock(FakeServer):
     """Fake Bedrock Runtime upstream. Scriptable per request with ``Behavior``; records everything it receives.
 
     Every request must carry a valid SigV4 signature for ``access_key_id``/``secret_access_key`` (and
@@ -67,59 +65,15 @@ class FakeBedrock(FakeState):
         self.control_api = control_api
         self._verifier = SigV4Verifier(access_key_id, secret_access_key, region, session_token, "bedrock")
         self._model = BedrockModel()
-        self._runner: web.AppRunner | None = None
-        self._url: str | None = None
-        self._stopping = False
 
     # ------------------------------------------------------------------------------------ lifecycle
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        if self._runner is not None:
-            raise RuntimeError("FakeBedrock is already running")
+    def _make_app(self) -> web.Application:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         if self.control_api:
             add_control_routes(app, self)
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
-        runner = web.AppRunner(
-            app, handle_signals=False, shutdown_timeout=1.0, access_log=None, handler_cancellation=True
-        )
-        await runner.setup()
-        await web.TCPSite(runner, host, port).start()
-        self._runner, self._stopping = runner, False
-        bound = runner.addresses[0]
-        self._url = f"http://{'[' + bound[0] + ']' if ':' in bound[0] else bound[0]}:{bound[1]}"
-
-    async def stop(self) -> None:
-        if self._runner is None:
-            return
-        self._stopping = True
-        runner, self._runner = self._runner, None
-        await runner.cleanup()
-
-    async def __aenter__(self) -> FakeBedrock:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
-
-    def run_in_thread(self, host: str = "127.0.0.1", port: int = 0) -> FakeServerThread:
-        """Start on a private event loop in a daemon thread; returns a ``FakeServerThread`` (``.close()``)."""
-        # FakeServerThread only uses start/stop/url/base_url, which this class provides.
-        return FakeServerThread(cast("FakeOpenAI", self), host=host, port=port).start()
-
-    @property
-    def url(self) -> str:
-        """``http://host:port`` — use as the Bedrock Runtime endpoint (boto3 ``endpoint_url``)."""
-        if self._url is None:
-            raise RuntimeError("FakeBedrock is not running")
-        return self._url
-
-    @property
-    def base_url(self) -> str:
-        return self.url
+        return app
 
     # ------------------------------------------------------------------------------------- dispatch
 

@@ -15,8 +15,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiohttp import web
@@ -28,12 +27,11 @@ from wardgate.testing.fake_gemini.reply import build_reply, prompt_tokens, respo
 from wardgate.testing.fake_gemini.validate import Invalid, validate_generate
 from wardgate.testing.recording import RecordedRequest
 from wardgate.testing.responses import body_response, drop_connection, json_response, raw_response, send_stream
-from wardgate.testing.runner import FakeServerThread
 from wardgate.testing.script import Behavior
-from wardgate.testing.state import FakeState
+from wardgate.testing.server import FakeServer
 
 if TYPE_CHECKING:
-    from wardgate.testing.fake_openai import FakeOpenAI
+    pass
 
 DEFAULT_MODELS = ("gemini-2.5-flash", "gemini-2.5-pro", "gemini-3-pro-preview", "gemini-embedding-001")
 DEFAULT_EMBEDDING_DIM = 768
@@ -43,7 +41,7 @@ _BAD_JSON = object()
 Handler = Callable[[dict[str, Any], str, int], dict[str, Any]]
 
 
-class FakeGemini(FakeState):
+class FakeGemini(FakeServer):
     """Fake Gemini API + Vertex AI upstream. Scriptable per request, records everything it receives.
 
     ``api_key``: when set, Gemini routes need it in ``x-goog-api-key`` (or ``?key=``): missing → 403, wrong →
@@ -77,55 +75,8 @@ class FakeGemini(FakeState):
         self.control_api = control_api
         self.issued_tokens: list[str] = []
         super().__init__(default, max_recorded)
-        self._runner: web.AppRunner | None = None
-        self._url: str | None = None
-        self._stopping = False
 
     # ------------------------------------------------------------------------------------ lifecycle
-
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        if self._runner is not None:
-            raise RuntimeError("FakeGemini is already running")
-        runner = web.AppRunner(
-            self._make_app(), handle_signals=False, shutdown_timeout=1.0, access_log=None, handler_cancellation=True
-        )
-        await runner.setup()
-        await web.TCPSite(runner, host, port).start()
-        self._runner, self._stopping = runner, False
-        bound = runner.addresses[0]
-        self._url = f"http://{'[' + bound[0] + ']' if ':' in bound[0] else bound[0]}:{bound[1]}"
-
-    async def stop(self) -> None:
-        if self._runner is None:
-            return
-        self._stopping = True
-        runner, self._runner = self._runner, None
-        await runner.cleanup()
-
-    async def __aenter__(self) -> FakeGemini:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
-
-    def run_in_thread(self, host: str = "127.0.0.1", port: int = 0) -> FakeServerThread:
-        """Start on a private event loop in a daemon thread; returns a ``FakeServerThread`` (``.close()``)."""
-        # FakeServerThread only uses start/stop/url/base_url, which this class provides too.
-        return FakeServerThread(cast("FakeOpenAI", self), host=host, port=port).start()
-
-    @property
-    def url(self) -> str:
-        """``http://host:port`` — the base URL for both the Gemini API and Vertex AI paths."""
-        if self._url is None:
-            raise RuntimeError("FakeGemini is not running")
-        return self._url
-
-    @property
-    def base_url(self) -> str:
-        return self.url
 
     @property
     def token_url(self) -> str:
