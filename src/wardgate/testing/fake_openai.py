@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import orjson
@@ -157,15 +157,6 @@ class FakeOpenAI(FakeServer):
         if self.served_model is not None:
             return self.served_model.get(model, model)
         return model
-
-    async def _guard(self, stream: bool, work: Awaitable[web.StreamResponse]) -> web.StreamResponse:
-        """Count requests whose client went away while we were still answering."""
-        try:
-            return await work
-        except asyncio.CancelledError:
-            if not self._stopping:
-                self._client_gone(stream)
-            raise
 
     async def _shape(
         self, request: web.Request, flavor: Flavor, behavior: Behavior, model: str, stream: bool

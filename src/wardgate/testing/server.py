@@ -3,6 +3,8 @@ A fake subclasses it and builds its routes in ``_make_app``; scripting and recor
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable
 from types import TracebackType
 from typing import Self
 
@@ -55,6 +57,15 @@ class FakeServer(FakeState):
     def run_in_thread(self, host: str = "127.0.0.1", port: int = 0) -> FakeServerThread:
         """Start on a private event loop in a daemon thread; returns a ``FakeServerThread`` (``.close()``)."""
         return FakeServerThread(self, host=host, port=port).start()
+
+    async def _guard(self, stream: bool, work: Awaitable[web.StreamResponse]) -> web.StreamResponse:
+        """Count requests whose client went away while the fake was still answering."""
+        try:
+            return await work
+        except asyncio.CancelledError:
+            if not self._stopping:
+                self._client_gone(stream)
+            raise
 
     @property
     def url(self) -> str:

@@ -7,7 +7,7 @@ Routes: ``POST /v1/messages`` (JSON or SSE), ``POST /v1/messages/count_tokens``,
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -121,15 +121,6 @@ class FakeAnthropic(FakeServer):
         stream = body.get("stream") is True
         behavior = self._pick("chat", model, _PROVIDER)
         return await self._guard(stream, self._answer(request, body, model, behavior, stream))
-
-    async def _guard(self, stream: bool, work: Awaitable[web.StreamResponse]) -> web.StreamResponse:
-        """Count requests whose client went away while we were still answering."""
-        try:
-            return await work
-        except asyncio.CancelledError:
-            if not self._stopping:
-                self._client_gone(stream)
-            raise
 
     async def _answer(
         self, request: web.Request, body: dict[str, Any], model: str, behavior: Behavior, stream: bool

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
@@ -107,14 +106,6 @@ class FakeBedrock(FakeServer):
         if not isinstance(parsed, dict):
             return errors.error_response(400, "SerializationException", "Invalid JSON body")
         return await self._converse(request, model_id, parsed, stream=segments[3] == "converse-stream")
-
-    async def _guard(self, stream: bool, work: Awaitable[web.StreamResponse]) -> web.StreamResponse:
-        try:
-            return await work
-        except asyncio.CancelledError:
-            if not self._stopping:
-                self._client_gone(stream)
-            raise
 
     async def _shape(self, request: web.Request, behavior: Behavior, stream: bool) -> web.StreamResponse | None:
         """Latency, scripted HTTP errors, disconnects and malformed bodies; None means "answer normally"."""

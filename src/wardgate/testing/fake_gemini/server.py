@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -153,15 +153,6 @@ class FakeGemini(FakeServer):
         if self.known_models is None or model in self.known_models:
             return None
         return json_response(errors.model_not_found(flavor, model, version), 404)
-
-    async def _guard(self, stream: bool, work: Awaitable[web.StreamResponse]) -> web.StreamResponse:
-        """Count requests whose client went away while we were still answering."""
-        try:
-            return await work
-        except asyncio.CancelledError:
-            if not self._stopping:
-                self._client_gone(stream)
-            raise
 
     async def _shape(
         self, request: web.Request, flavor: Flavor, behavior: Behavior, model: str, stream: bool
