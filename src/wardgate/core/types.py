@@ -24,10 +24,25 @@ Parser = Callable[[bytes], "ParsedBody"]
 
 
 @dataclass(slots=True, frozen=True)
+class NativeBody:
+    """The request as the client sent it in a non-canonical dialect (e.g. Anthropic Messages). A provider that
+    speaks that dialect forwards it untouched apart from the model, so new fields work on day one."""
+
+    dialect: str
+    body: dict[str, Any]
+    raw: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+    """Dialect headers worth forwarding on passthrough (``anthropic-version``, ``anthropic-beta``)."""
+
+
+@dataclass(slots=True, frozen=True)
 class ParsedBody:
     body: dict[str, Any]
     model: str
     stream: bool
+    native: NativeBody | None = None
+    untranslatable: Exception | None = None
+    """Why ``body`` could not be made canonical (only a provider of the native dialect can serve it)."""
 
 
 @dataclass(slots=True)
@@ -42,12 +57,21 @@ class ProxyRequest:
     body: dict[str, Any] = field(default_factory=dict)
     model: str = ""
     stream: bool = False
+    native: NativeBody | None = None
+    untranslatable: Exception | None = None
 
     def parse(self) -> None:
         if self.parser is not None:
             parsed = self.parser(self.raw)
             self.body, self.model, self.stream = parsed.body, parsed.model, parsed.stream
+            self.native, self.untranslatable = parsed.native, parsed.untranslatable
             self.parser = None
+
+    def canonical(self) -> dict[str, Any]:
+        """The OpenAI-format body, for providers that translate; raises when the native request has no such form."""
+        if self.untranslatable is not None:
+            raise self.untranslatable
+        return self.body
 
 
 StreamSource = AsyncIterator[bytes]
@@ -63,6 +87,9 @@ class ProxyResponse:
     body: bytes | None = None
     stream: StreamSource | None = None
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    dialect: str = "openai"
+    """The wire format of ``body`` / ``stream``: "openai" (canonical), or a native dialect passed through, whose
+    stream items are then complete, already framed SSE events."""
 
     @property
     def is_stream(self) -> bool:

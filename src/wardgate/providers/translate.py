@@ -120,3 +120,25 @@ class FanOutEmbeddings(Protocol):
         ctx: TranslationContext,
         headers: Sequence[Mapping[str, str] | None] | None = None,
     ) -> dict[str, Any]: ...
+
+
+class NativeRelay(Protocol):
+    """Relays a native-dialect stream: raw upstream bytes in, complete SSE frames out; ``finish`` raises when the
+    provider never signalled its end."""
+
+    def feed(self, data: bytes) -> list[bytes]: ...
+
+    def finish(self) -> list[bytes]: ...
+
+
+@runtime_checkable
+class NativeAdapter(Protocol):
+    """An adapter whose provider speaks an inbound dialect natively: such requests pass through untouched."""
+
+    native_dialect: ClassVar[str]
+
+    def native_call(self, body: bytes, client_headers: Mapping[str, str], stream: bool) -> UpstreamCall: ...
+
+    def native_stream(self) -> NativeRelay: ...
+
+    def map_error(self, status: int, body: bytes, headers: Mapping[str, str]) -> GatewayError: ...

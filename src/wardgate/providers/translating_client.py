@@ -22,12 +22,19 @@ from yarl import URL
 
 from wardgate.config.schema import Timeouts
 from wardgate.core.errors import GatewayError, StreamInterruptedError, UpstreamStatusError
-from wardgate.core.types import Endpoint, ProxyRequest, ProxyResponse, RequestContext
+from wardgate.core.types import Endpoint, NativeBody, ProxyRequest, ProxyResponse, RequestContext
 from wardgate.providers.base import DeploymentTarget, UpstreamCall
 from wardgate.providers.fetch import ImageFetcher
 from wardgate.providers.modeldata import max_output_tokens
 from wardgate.providers.signing import RequestSigner, TokenSigner
-from wardgate.providers.translate import ChatAdapter, FanOutEmbeddings, StreamTranslator, TranslationContext
+from wardgate.providers.translate import (
+    ChatAdapter,
+    FanOutEmbeddings,
+    NativeAdapter,
+    NativeRelay,
+    StreamTranslator,
+    TranslationContext,
+)
 from wardgate.providers.transport import MAX_ERROR_BODY, Transport, UpstreamReply, iter_body
 
 DROPPED_HEADER = b"x-wardgate-dropped-params"
@@ -77,20 +84,24 @@ class TranslatingClient:
         )
 
     async def invoke(self, ctx: RequestContext, request: ProxyRequest, target: DeploymentTarget) -> ProxyResponse:
+        native = request.native
+        adapter = self._adapter
+        if native is not None and isinstance(adapter, NativeAdapter) and adapter.native_dialect == native.dialect:
+            return await self._passthrough(adapter, native, request, target)
         tctx = self._context(request, target)
         if request.endpoint is Endpoint.EMBEDDINGS:
             if isinstance(self._adapter, FanOutEmbeddings):
                 return await self._fan_out_embeddings(request, tctx)
             call = self._adapter.embeddings_call(request.body, tctx)
         else:
-            body = request.body
+            body = request.canonical()
             if self._adapter.needs_image_bytes and self._fetcher is not None:
                 body = await self._fetcher.inline_images(body)
             call = self._adapter.chat_call(body, tctx)
         reply = await self._send(call)
         headers = _dropped_headers(tctx)
         if call.stream:
-            translator = self._adapter.chat_stream(tctx)
+            translator = _JsonChunks(self._adapter.chat_stream(tctx))
             return ProxyResponse(stream=self._relay(reply, translator), headers=headers)
         raw = await reply.read_all(self.name)
         try:
@@ -124,6 +135,22 @@ class TranslatingClient:
         _encode_embeddings(result, request.body.get("encoding_format"))
         return ProxyResponse(body=orjson.dumps(result), headers=_dropped_headers(tctx))
 
+    async def _passthrough(
+        self, adapter: NativeAdapter, native: NativeBody, request: ProxyRequest, target: DeploymentTarget
+    ) -> ProxyResponse:
+        """Same dialect on both sides: forward the client's body (only ``model`` changed) and relay the answer."""
+        model_unchanged = native.body.get("model") == target.upstream_model
+        body = native.raw if model_unchanged else orjson.dumps({**native.body, "model": target.upstream_model})
+        reply = await self._send(adapter.native_call(body, native.headers, request.stream))
+        if request.stream:
+            return ProxyResponse(stream=self._relay(reply, adapter.native_stream()), dialect=native.dialect)
+        raw = await reply.read_all(self.name)
+        try:
+            orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise UpstreamStatusError(f"provider {self.name} sent a response that is not valid JSON") from None
+        return ProxyResponse(body=raw, dialect=native.dialect)
+
     async def _send(self, call: UpstreamCall) -> UpstreamReply:
         # The adapter's path is already percent-encoded (and signed that way): keep it byte for byte.
         url = self._base_url + call.path + (f"?{urlencode(call.query)}" if call.query else "")
@@ -150,15 +177,17 @@ class TranslatingClient:
                 error.message = error.message.replace(secret, "[redacted]")
         return error
 
-    async def _relay(self, reply: UpstreamReply, translator: StreamTranslator) -> AsyncIterator[bytes]:
+    async def _relay(self, reply: UpstreamReply, relay: NativeRelay) -> AsyncIterator[bytes]:
+        """Feed upstream bytes to ``relay`` as they arrive and yield what it completes; a stream that ends before
+        the provider signalled its end, or carries an unreadable event, raises."""
         finished = False
         body = iter_body(reply, self.name, self._timeouts.idle)
         try:
             async for data in body:
-                for chunk in translator.feed(data):
-                    yield orjson.dumps(chunk)
-            for chunk in translator.finish():
-                yield orjson.dumps(chunk)
+                for item in relay.feed(data):
+                    yield item
+            for item in relay.finish():
+                yield item
             finished = True
         except GatewayError as exc:
             raise self._scrub(exc) from None
@@ -170,6 +199,19 @@ class TranslatingClient:
                 reply.response.release()
             else:
                 reply.response.close()
+
+
+class _JsonChunks:
+    """A stream translator seen as a relay: its OpenAI chunk dicts serialised as event payloads."""
+
+    def __init__(self, translator: StreamTranslator) -> None:
+        self._translator = translator
+
+    def feed(self, data: bytes) -> list[bytes]:
+        return [orjson.dumps(chunk) for chunk in self._translator.feed(data)]
+
+    def finish(self) -> list[bytes]:
+        return [orjson.dumps(chunk) for chunk in self._translator.finish()]
 
 
 def _dropped_headers(ctx: TranslationContext) -> list[tuple[bytes, bytes]]:

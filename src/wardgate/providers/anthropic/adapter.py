@@ -14,6 +14,7 @@ import orjson
 
 from wardgate.core.errors import GatewayError, InvalidRequestError
 from wardgate.providers.anthropic.errors import map_anthropic_error
+from wardgate.providers.anthropic.passthrough import NativeEventRelay, native_call, native_headers
 from wardgate.providers.anthropic.request import ANTHROPIC_VERSION, openai_to_anthropic
 from wardgate.providers.anthropic.response import anthropic_to_openai
 from wardgate.providers.anthropic.stream import AnthropicStreamTranslator
@@ -33,6 +34,7 @@ class AnthropicAdapter:
     """
 
     needs_image_bytes: ClassVar[bool] = False
+    native_dialect: ClassVar[str] = "anthropic"
 
     def __init__(self, *, version: str = ANTHROPIC_VERSION, betas: Sequence[str] = ()) -> None:
         self._version = version
@@ -45,6 +47,13 @@ class AnthropicAdapter:
         return UpstreamCall(
             path=MESSAGES_PATH, body=orjson.dumps(payload), stream=ctx.stream, headers=dict(self._headers)
         )
+
+    def native_call(self, body: bytes, client_headers: Mapping[str, str], stream: bool) -> UpstreamCall:
+        """A Messages API request from an Anthropic-speaking client, forwarded as it came (model already set)."""
+        return native_call(MESSAGES_PATH, body, native_headers(self._headers, client_headers), stream)
+
+    def native_stream(self) -> NativeEventRelay:
+        return NativeEventRelay()
 
     def chat_response(self, body: bytes, ctx: TranslationContext) -> dict[str, Any]:
         return anthropic_to_openai(body, ctx)

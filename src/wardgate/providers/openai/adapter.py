@@ -17,9 +17,9 @@ PATHS = {Endpoint.CHAT: "/chat/completions", Endpoint.EMBEDDINGS: "/embeddings"}
 
 def body_for_model(request: ProxyRequest, upstream_model: str) -> bytes:
     """The request body with ``model`` set to the upstream's id; never mutates the request."""
-    if upstream_model == request.model:
+    if request.native is None and upstream_model == request.model:
         return request.raw
-    return orjson.dumps({**request.body, "model": upstream_model})
+    return orjson.dumps({**request.canonical(), "model": upstream_model})
 
 
 class OpenAIAdapter:

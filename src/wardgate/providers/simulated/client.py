@@ -42,7 +42,7 @@ class SimulatedClient:
             raise InvalidRequestError(exc.message, param=exc.param) from None
 
     async def _answer(self, request: ProxyRequest, model: str) -> ProxyResponse:
-        body = request.body
+        body = request.canonical()
         if request.endpoint is Endpoint.EMBEDDINGS:
             result = embed(body, model=model)
             await _sleep(self._first_token)
