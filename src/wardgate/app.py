@@ -16,7 +16,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from wardgate.api.openai.routes import OpenAIRoutes, RequestIds, Scope, request_headers
+from wardgate.api.openai.routes import OpenAIRoutes
+from wardgate.api.proxy import RequestIds, Scope, request_headers
 from wardgate.api.render import Receive, Send, send_error
 from wardgate.config.defaults import default_config
 from wardgate.config.loader import load_config_file

@@ -95,24 +95,43 @@ class DisconnectWatch:
 
 
 async def send_stream(send: Send, stream: StreamSource, headers: Headers) -> None:
-    """Relay ``stream`` as SSE, event by event, until it ends. Runs in the request task: a client disconnect
-    (see :class:`DisconnectWatch`) cancels it, which closes the stream and the upstream request behind it."""
+    """Relay an OpenAI-format stream as SSE, event by event; ``[DONE]`` only after a real finish."""
+    await send_sse(send, stream, headers, frame=_data_frame, error_frame=_openai_error_frame, done=DONE)
+
+
+def _data_frame(payload: bytes) -> bytes:
+    return b"data: " + payload + b"\n\n"
+
+
+def _openai_error_frame(error: GatewayError) -> bytes:
+    return b"data: " + orjson.dumps(error.to_dict()) + b"\n\n"
+
+
+async def send_sse(
+    send: Send,
+    stream: StreamSource,
+    headers: Headers,
+    *,
+    frame: Callable[[bytes], bytes],
+    error_frame: Callable[[GatewayError], bytes],
+    done: bytes = b"",
+) -> None:
+    """Relay ``stream`` as SSE until it ends, each item written as ``frame(item)`` as soon as it arrives. A real
+    finish is followed by ``done``; a broken stream by ``error_frame(error)`` instead, so the client never mistakes
+    it for a finish. Runs in the request task: a client disconnect (see :class:`DisconnectWatch`) cancels it,
+    which closes the stream and the upstream request behind it."""
     await send({"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *headers]})
-    await _relay(send, stream)
-
-
-async def _relay(send: Send, stream: StreamSource) -> None:
     try:
-        async for payload in stream:
-            await send({"type": "http.response.body", "body": b"data: " + payload + b"\n\n", "more_body": True})
-        tail = DONE
+        async for item in stream:
+            await send({"type": "http.response.body", "body": frame(item), "more_body": True})
+        tail = done
     except GatewayError as exc:
-        tail = b"data: " + orjson.dumps(exc.to_dict()) + b"\n\n"
+        tail = error_frame(exc)
     except (asyncio.CancelledError, OSError):
         raise
     except Exception:
         _log.exception("stream failed")
-        tail = b"data: " + orjson.dumps(InternalError().to_dict()) + b"\n\n"
+        tail = error_frame(InternalError())
     finally:
         await close_quietly(stream)
     with suppress(OSError):
