@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from wardgate.api.anthropic.routes import AnthropicRoutes
 from wardgate.api.openai.routes import OpenAIRoutes
 from wardgate.api.proxy import RequestIds, Scope, request_headers
 from wardgate.api.render import Receive, Send, send_error
@@ -46,9 +47,12 @@ class Gateway:
         openai = OpenAIRoutes(self._require_state, self._request_id)
         self._openai = openai
         self._hot: dict[tuple[str, str], ASGIHandler] = {}
+        anthropic = AnthropicRoutes(self._require_state, self._request_id)
         for prefix in ("/v1", ""):
             self._hot[("POST", prefix + "/chat/completions")] = openai.chat
             self._hot[("POST", prefix + "/embeddings")] = openai.embeddings
+            self._hot[("POST", prefix + "/messages")] = anthropic.messages
+            self._hot[("POST", prefix + "/messages/count_tokens")] = anthropic.count_tokens
         self._other = Starlette(
             routes=[
                 Route("/healthz", self._healthz, methods=["GET"]),

@@ -4,6 +4,7 @@ forwarded untouched apart from ``model`` (and untouched byte for byte when the m
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import orjson
 
@@ -17,9 +18,41 @@ PATHS = {Endpoint.CHAT: "/chat/completions", Endpoint.EMBEDDINGS: "/embeddings"}
 
 def body_for_model(request: ProxyRequest, upstream_model: str) -> bytes:
     """The request body with ``model`` set to the upstream's id; never mutates the request."""
-    if request.native is None and upstream_model == request.model:
-        return request.raw
-    return orjson.dumps({**request.canonical(), "model": upstream_model})
+    if request.native is None:
+        if upstream_model == request.model:
+            return request.raw
+        return orjson.dumps({**request.body, "model": upstream_model})
+    return orjson.dumps({**without_extensions(request.canonical()), "model": upstream_model})
+
+
+_EXTENSION_KEYS = frozenset({"cache_control", "thinking_blocks", "reasoning_content"})
+
+
+def without_extensions(body: dict[str, Any]) -> dict[str, Any]:
+    """A canonical body translated from another dialect, minus the gateway's cross-dialect hints OpenAI does not
+    know: ``cache_control`` markers (OpenAI caches prompts by itself) and Anthropic's signed ``thinking_blocks`` /
+    ``reasoning_content`` (meaningless to another provider). Never mutates ``body``."""
+    messages = body.get("messages")
+    tools = body.get("tools")
+    out = dict(body)
+    if isinstance(messages, list):
+        out["messages"] = [_clean(m) for m in messages]
+    if isinstance(tools, list):
+        out["tools"] = [_clean(t) for t in tools]
+    return out
+
+
+def _clean(item: Any) -> Any:
+    if not isinstance(item, dict):
+        return item
+    cleaned = {k: v for k, v in item.items() if k not in _EXTENSION_KEYS}
+    content = cleaned.get("content")
+    if isinstance(content, list):
+        cleaned["content"] = [
+            {k: v for k, v in part.items() if k != "cache_control"} if isinstance(part, dict) else part
+            for part in content
+        ]
+    return cleaned
 
 
 class OpenAIAdapter:
