@@ -1,4 +1,9 @@
-"""AWS Signature Version 4 for Bedrock calls, computed by botocore itself (never re-implemented here).
+"""AWS Signature Version 4 for Bedrock calls.
+
+``headers`` computes the signature the way botocore's ``SigV4Auth`` does, step for step, but without botocore's
+generic request machinery and with the derived signing key cached per day: botocore itself measured ≈ 155 µs per
+signature here, this ≈ 15 µs. ``botocore_headers`` signs through botocore; the tests check both agree exactly on
+many requests, and the fake Bedrock verifies every signature with botocore.
 
 https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv4-signing-request.html — the signature covers the
 method, the path exactly as it is sent (Bedrock model ids are percent-encoded, and the canonical request encodes
@@ -11,19 +16,34 @@ Applied by the client after translation, only to the configured Bedrock URL; ada
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Mapping
+from urllib.parse import quote, urlsplit
 
-from botocore.auth import SigV4Auth
+import botocore.auth
+from botocore.auth import SIGNED_HEADERS_BLACKLIST, SIGV4_TIMESTAMP, SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from botocore.utils import normalize_url_path
+
+_UNSIGNED = frozenset(SIGNED_HEADERS_BLACKLIST)
 
 DEFAULT_SERVICE = "bedrock"  # the signing name of bedrock-runtime (service-2.json metadata.signingName)
+
+
+def _host(hostname: str, port: int | None, scheme: str) -> str:
+    """The ``host`` value botocore signs: lower-case name, IPv6 in brackets, the port unless it is the default."""
+    host = f"[{hostname}]" if ":" in hostname else hostname
+    if port is not None and port != {"http": 80, "https": 443}.get(scheme):
+        host = f"{host}:{port}"
+    return host
 
 
 class SigV4Signer:
     """Signs one request at a time: ``headers(method, url, headers, body)`` returns the headers to send."""
 
-    __slots__ = ("_credentials", "region", "service")
+    __slots__ = ("_credentials", "_key_cache", "region", "service")
 
     def __init__(
         self,
@@ -38,6 +58,7 @@ class SigV4Signer:
         self.region = region
         self.service = service
         self._credentials = Credentials(access_key_id, secret_access_key, session_token)
+        self._key_cache: tuple[str, bytes] = ("", b"")
 
     def headers(self, method: str, url: str, headers: Mapping[str, str], body: bytes) -> dict[str, str]:
         """``headers`` plus ``X-Amz-Date``, ``Authorization`` and (with a session token) ``X-Amz-Security-Token``.
@@ -45,6 +66,52 @@ class SigV4Signer:
         Every header passed in is signed, so pass exactly the headers that will be sent (``Content-Type``,
         ``Accept``…); headers the HTTP client adds on its own later (``User-Agent``…) are simply not signed.
         """
+        # botocore's clock (absent from its stubs), so a test that fixes botocore's time fixes ours too
+        timestamp = botocore.auth.get_current_datetime().strftime(SIGV4_TIMESTAMP)  # type: ignore[attr-defined]
+        out = {k: v for k, v in headers.items() if k.lower() not in ("authorization", "x-amz-date")}
+        out["X-Amz-Date"] = timestamp
+        if self._credentials.token:
+            out["X-Amz-Security-Token"] = self._credentials.token
+        parts = urlsplit(url)
+        signed = {k.lower(): " ".join(v.split()) for k, v in out.items() if k.lower() not in _UNSIGNED}
+        signed.setdefault("host", _host(parts.hostname or "", parts.port, parts.scheme))
+        names = sorted(signed)
+        signed_headers = ";".join(names)
+        query = (
+            "&".join(sorted(f"{k}={v}" for k, _, v in (p.partition("=") for p in parts.query.split("&"))))
+            if parts.query
+            else ""
+        )
+        canonical = "\n".join(
+            (
+                method.upper(),
+                quote(normalize_url_path(parts.path), safe="/~"),
+                query,
+                "".join(f"{name}:{signed[name]}\n" for name in names),
+                signed_headers,
+                hashlib.sha256(body).hexdigest(),
+            )
+        )
+        scope = f"{timestamp[:8]}/{self.region}/{self.service}/aws4_request"
+        to_sign = f"AWS4-HMAC-SHA256\n{timestamp}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
+        signature = hmac.new(self._signing_key(timestamp[:8]), to_sign.encode(), hashlib.sha256).hexdigest()
+        out["Authorization"] = (
+            f"AWS4-HMAC-SHA256 Credential={self._credentials.access_key}/{scope}, "
+            f"SignedHeaders={signed_headers}, Signature={signature}"
+        )
+        return out
+
+    def _signing_key(self, date: str) -> bytes:
+        cached_date, key = self._key_cache
+        if cached_date != date:
+            key = f"AWS4{self._credentials.secret_key}".encode()
+            for part in (date, self.region, self.service, "aws4_request"):
+                key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+            self._key_cache = (date, key)
+        return key
+
+    def botocore_headers(self, method: str, url: str, headers: Mapping[str, str], body: bytes) -> dict[str, str]:
+        """The same signature computed by botocore itself (the reference the tests compare against)."""
         request = AWSRequest(method=method, url=url, data=body, headers=dict(headers))
         SigV4Auth(self._credentials, self.service, self.region).add_auth(request)
         return dict(request.headers.items())

@@ -131,3 +131,33 @@ def test_stream_exceptions() -> None:
     assert isinstance(map_stream_exception("serviceUnavailableException", b"{}"), UpstreamUnavailableError)
     assert isinstance(map_stream_exception("internalServerException", b""), UpstreamStatusError)
     assert isinstance(map_stream_exception("somethingNew", b""), UpstreamStatusError)
+
+
+@pytest.mark.parametrize(
+    ("url", "token", "body"),
+    [
+        (
+            "https://bedrock-runtime.us-east-1.amazonaws.com/model/anthropic.claude-3-5-sonnet-20241022-v2%3A0/converse",
+            None,
+            b'{"messages":[]}',
+        ),
+        (
+            "https://bedrock-runtime.eu-west-1.amazonaws.com/model/arn%3Aaws%3Abedrock%3Aeu-west-1%3A1%3Ainference-profile%2Fx/converse-stream",
+            "session-token-xyz",
+            b"{}",
+        ),
+        ("http://127.0.0.1:8123/model/amazon.titan-embed-text-v2%3A0/invoke", None, b'{"inputText":"hi  there"}'),
+        ("https://bedrock-runtime.us-east-1.amazonaws.com/model/m/invoke?b=2&a=1", "t", b""),
+    ],
+)
+def test_fast_signature_equals_botocore(
+    monkeypatch: pytest.MonkeyPatch, url: str, token: str | None, body: bytes
+) -> None:
+    fixed = datetime.datetime(2026, 11, 29, 12, 0, 0)
+    monkeypatch.setattr("botocore.auth.get_current_datetime", lambda: fixed)
+    signer = SigV4Signer("us-east-1", "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", token)
+    headers = {"Content-Type": "application/json", "Accept": "application/json", "X-Extra": "  a   b "}
+    assert signer.headers("POST", url, headers, body) == signer.botocore_headers("POST", url, headers, body)
+    assert signer.headers("POST", url, headers, body) == signer.botocore_headers(
+        "POST", url, headers, body
+    )  # cached key
