@@ -16,6 +16,7 @@ def _max_output_table() -> tuple[int, tuple[tuple[str, int], ...]]:
     return default, tuple(sorted(table.items(), key=lambda item: -len(item[0])))
 
 
+@functools.lru_cache(maxsize=4096)
 def max_output_tokens(model: str) -> int:
     """The documented output limit for ``model`` (longest matching prefix), else the table's default."""
     default, prefixes = _max_output_table()

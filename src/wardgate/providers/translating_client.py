@@ -66,6 +66,7 @@ class TranslatingClient:
         self._fetcher = fetcher
         self._headers = dict(static_headers or {})
         self._secrets = tuple(secret for secret in secrets if secret)
+        self._urls: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[str, URL]] = {}
 
     def supports(self, endpoint: Endpoint) -> bool:
         return True
@@ -152,14 +153,11 @@ class TranslatingClient:
         return ProxyResponse(body=raw, dialect=native.dialect)
 
     async def _send(self, call: UpstreamCall) -> UpstreamReply:
-        # The adapter's path is already percent-encoded (and signed that way): keep it byte for byte.
-        url = self._base_url + call.path + (f"?{urlencode(call.query)}" if call.query else "")
+        url, parsed = self._url(call)
         headers = {**self._headers, **call.headers}
         if self._signer is not None:
             headers.update(await self._signer.headers(call.method, url, headers, call.body))
-        reply = await self._transport.send(
-            self.name, URL(url, encoded=True), call.body, headers, self._timeouts, call.stream
-        )
+        reply = await self._transport.send(self.name, parsed, call.body, headers, self._timeouts, call.stream)
         if reply.status != 200:
             if reply.status == 401 and isinstance(self._signer, TokenSigner):
                 self._signer.rejected()
@@ -169,6 +167,18 @@ class TranslatingClient:
                 body = b""
             raise self._scrub(self._adapter.map_error(reply.status, body, reply.headers))
         return reply
+
+    def _url(self, call: UpstreamCall) -> tuple[str, URL]:
+        """The upstream URL as text (what is signed) and parsed, cached per path and query. The adapter's path is
+        already percent-encoded (and signed that way), so it is kept byte for byte."""
+        key = (call.path, tuple(call.query.items()) if call.query else ())
+        found = self._urls.get(key)
+        if found is None:
+            if len(self._urls) > 1024:
+                self._urls.clear()
+            text = self._base_url + call.path + (f"?{urlencode(call.query)}" if call.query else "")
+            found = self._urls[key] = (text, URL(text, encoded=True))
+        return found
 
     def _scrub(self, error: GatewayError) -> GatewayError:
         """No credential may leave in an error message, whatever the provider echoed."""

@@ -9,6 +9,7 @@ path exactly so — it is what the SigV4 signature covers (see :mod:`wardgate.pr
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 from urllib.parse import quote
@@ -32,6 +33,7 @@ _JSON = "application/json"
 EVENT_STREAM = "application/vnd.amazon.eventstream"
 
 
+@functools.lru_cache(maxsize=1024)
 def model_path(model_id: str, operation: str) -> str:
     """``/model/{modelId}/{operation}`` with the id encoded like botocore's ``percent_encode``."""
     return f"/model/{quote(model_id, safe='-._~')}/{operation}"

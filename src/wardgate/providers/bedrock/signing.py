@@ -16,6 +16,7 @@ Applied by the client after translation, only to the configured Bedrock URL; ada
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from collections.abc import Mapping
@@ -30,6 +31,17 @@ from botocore.utils import normalize_url_path
 _UNSIGNED = frozenset(SIGNED_HEADERS_BLACKLIST)
 
 DEFAULT_SERVICE = "bedrock"  # the signing name of bedrock-runtime (service-2.json metadata.signingName)
+
+
+@functools.lru_cache(maxsize=1024)
+def _canonical_target(url: str) -> tuple[str, str, str]:
+    """``(canonical path, canonical query, host)`` of ``url`` as botocore's ``SigV4Auth`` derives them."""
+    parts = urlsplit(url)
+    query = ""
+    if parts.query:
+        query = "&".join(sorted(f"{k}={v}" for k, _, v in (p.partition("=") for p in parts.query.split("&"))))
+    path = quote(normalize_url_path(parts.path), safe="/~")
+    return path, query, _host(parts.hostname or "", parts.port, parts.scheme)
 
 
 def _host(hostname: str, port: int | None, scheme: str) -> str:
@@ -72,20 +84,15 @@ class SigV4Signer:
         out["X-Amz-Date"] = timestamp
         if self._credentials.token:
             out["X-Amz-Security-Token"] = self._credentials.token
-        parts = urlsplit(url)
+        path, query, host = _canonical_target(url)
         signed = {k.lower(): " ".join(v.split()) for k, v in out.items() if k.lower() not in _UNSIGNED}
-        signed.setdefault("host", _host(parts.hostname or "", parts.port, parts.scheme))
+        signed.setdefault("host", host)
         names = sorted(signed)
         signed_headers = ";".join(names)
-        query = (
-            "&".join(sorted(f"{k}={v}" for k, _, v in (p.partition("=") for p in parts.query.split("&"))))
-            if parts.query
-            else ""
-        )
         canonical = "\n".join(
             (
                 method.upper(),
-                quote(normalize_url_path(parts.path), safe="/~"),
+                path,
                 query,
                 "".join(f"{name}:{signed[name]}\n" for name in names),
                 signed_headers,
