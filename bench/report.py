@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,28 @@ def added(results: Results, target: str, *path: str, scale: float = 1.0) -> floa
     return (value - base) * scale
 
 
+TRANSLATED = {"wardgate→anthropic": "Anthropic", "wardgate→gemini": "Gemini", "wardgate→bedrock": "Bedrock"}
+TRANSLATION_LIMIT_US = 100.0
+
+
+def over_wardgate(results: Results, target: str, *path: str, scale: float = 1.0) -> float | None:
+    """``target``'s value minus the same-dialect wardgate target's, times ``scale``."""
+    value, base = _get(results, target, *path), _get(results, "wardgate", *path)
+    if value is None or base is None:
+        return None
+    return (value - base) * scale
+
+
+def translation_goal(target: str, provider: str) -> Goal:
+    return Goal(
+        f"Translation overhead, CPU per non-streaming request: {provider}",
+        TRANSLATION_LIMIT_US,
+        True,
+        "µs",
+        lambda r: over_wardgate(r, target, "cpu_us_per_request"),
+    )
+
+
 GOALS = (
     Goal("CPU per non-streaming request", 300, True, "µs", lambda r: _get(r, "wardgate", "cpu_us_per_request")),
     Goal("Non-streaming requests/s, one worker", 2500, False, "req/s", lambda r: _get(r, "wardgate", "rps", "rps")),
@@ -63,6 +85,7 @@ GOALS = (
     Goal("Added TTFT (median)", 3, True, "ms", lambda r: added(r, "wardgate", "ttft", "ttft_median_ms")),
     Goal("CPU per 20-chunk stream", 2000, True, "µs", lambda r: _get(r, "wardgate", "cpu_us_per_stream")),
     Goal("Peak RSS", 120, True, "MiB", lambda r: _get(r, "wardgate", "peak_rss_mib")),
+    *(translation_goal(target, provider) for target, provider in TRANSLATED.items()),
 )
 
 
@@ -137,25 +160,97 @@ ROWS = (
 )
 
 
+def row_lines(rows: Sequence[Row], results: Results, targets: Sequence[str]) -> list[str]:
+    return [f"| {row.label} | " + " | ".join(row.cell(results, t) for t in targets) + " |" for row in rows]
+
+
 def measurements_table(results: Results) -> str:
-    targets = [t for t in ("direct", "wardgate", "litellm") if t in results.get("targets", {})]
-    names = {"direct": "direct (upstream)", "wardgate": "wardgate", "litellm": "LiteLLM"}
+    names = {"direct": "direct (upstream)", "wardgate": "wardgate", **{t: t for t in TRANSLATED}, "litellm": "LiteLLM"}
+    targets = [t for t in names if t in results.get("targets", {})]
     lines = [
         "| Metric | " + " | ".join(names[t] for t in targets) + " |",
         "|---|" + "---:|" * len(targets),
     ]
-    lines += [f"| {row.label} | " + " | ".join(row.cell(results, t) for t in targets) + " |" for row in ROWS]
-    return "\n".join(lines)
+    return "\n".join(lines + row_lines(ROWS, results, targets))
 
 
 def goals_table(results: Results) -> str:
     lines = ["| wardgate target | Goal | Measured | Status |", "|---|---:|---:|---|"]
     for goal in GOALS:
         value, met = goal.value(results), goal.met(results)
+        if value is None and goal.label.startswith("Translation"):
+            continue  # translation not measured in this run
         status = "—" if met is None else ("met" if met else "**not met**")
         digits = 2 if goal.unit == "ms" else (1 if goal.unit == "MiB" else 0)
         lines.append(f"| {goal.label} | {goal.text()} | {_num(value, digits)} {goal.unit} | {status} |")
     return "\n".join(lines)
+
+
+def paired_differences(results: Results, target: str, kind: str) -> list[float]:
+    """Per round, the target's CPU per request minus wardgate's in the same round (runs are interleaved, so run
+    ``i`` of both was taken minutes apart at most: this cancels most of the machine's speed drift)."""
+    runs = results.get("targets", {})
+    mine = runs.get(target, {}).get("runs", {}).get(kind, [])
+    base = runs.get("wardgate", {}).get("runs", {}).get(kind, [])
+    pairs = zip(mine, base, strict=False)
+    return [
+        a["cpu_us_per_request"] - b["cpu_us_per_request"]
+        for a, b in pairs
+        if a.get("cpu_us_per_request") is not None and b.get("cpu_us_per_request") is not None
+    ]
+
+
+def _range(values: list[float]) -> str:
+    if not values:
+        return "—"
+    return f"{min(values):+,.0f} to {max(values):+,.0f}" if len(values) > 1 else f"{values[0]:+,.0f}"
+
+
+def _translation_status(results: Results, target: str) -> str:
+    value = over_wardgate(results, target, "cpu_us_per_request")
+    if value is None:
+        return "—"
+    status = "met" if value <= TRANSLATION_LIMIT_US else "**not met**"
+    rounds = paired_differences(results, target, "rps")
+    if rounds and min(rounds) <= TRANSLATION_LIMIT_US < max(rounds):
+        status += " (rounds straddle the limit)"
+    return status
+
+
+def _rps_pair(results: Results, target: str) -> str:
+    return f"{_num(_get(results, target, 'rps', 'rps'))} / {_num(_get(results, 'wardgate', 'rps', 'rps'))}"
+
+
+def _over(path: tuple[str, ...], digits: int, scale: float = 1.0) -> Callable[[Results, str], str]:
+    return lambda r, t: _signed(over_wardgate(r, t, *path, scale=scale), digits)
+
+
+TRANSLATION_ROWS = (
+    Row("CPU µs / request (c=64), translated", lambda r, t: _num(_get(r, t, "cpu_us_per_request"))),
+    Row("CPU µs / request (c=64), same-dialect wardgate", lambda r, t: _num(_get(r, "wardgate", "cpu_us_per_request"))),
+    Row(
+        f"**Translation overhead, CPU µs / request** (goal ≤ {TRANSLATION_LIMIT_US:,.0f})",
+        lambda r, t: f"**{_signed(over_wardgate(r, t, 'cpu_us_per_request'), 0)}**",
+    ),
+    Row("Status", _translation_status),
+    Row("Overhead per round (same round's runs), min to max", lambda r, t: _range(paired_differences(r, t, "rps"))),
+    Row("Max RPS (c=64), translated / same-dialect", lambda r, t: _rps_pair(r, t)),
+    Row("Latency c=1 mean over same-dialect (ms)", _over(("c1", "latency_us", "mean"), 3, scale=1e-3)),
+    Row("CPU µs / 20-chunk stream over same-dialect", _over(("cpu_us_per_stream",), 0)),
+    Row("Stream overhead per round, min to max", lambda r, t: _range(paired_differences(r, t, "stream"))),
+    Row("TTFT median over same-dialect (ms)", _over(("ttft", "ttft_median_ms"), 3)),
+)
+
+
+def translation_table(results: Results) -> str | None:
+    targets = [t for t in TRANSLATED if t in results.get("targets", {})]
+    if not targets or "wardgate" not in results.get("targets", {}):
+        return None
+    lines = [
+        "| Translation over the same-dialect path | " + " | ".join(TRANSLATED[t] for t in targets) + " |",
+        "|---|" + "---:|" * len(targets),
+    ]
+    return "\n".join(lines + row_lines(TRANSLATION_ROWS, results, targets))
 
 
 def meta_lines(results: Results) -> str:
@@ -176,7 +271,9 @@ def meta_lines(results: Results) -> str:
 
 
 def render(results: Results) -> str:
-    return "\n\n".join([meta_lines(results), goals_table(results), measurements_table(results), *_warnings(results)])
+    translation = translation_table(results)
+    tables = [goals_table(results), measurements_table(results), *([translation] if translation else [])]
+    return "\n\n".join([meta_lines(results), *tables, *_warnings(results)])
 
 
 def _warnings(results: Results) -> list[str]:

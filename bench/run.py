@@ -1,7 +1,9 @@
-"""Benchmark wardgate against a fake upstream, side by side with the upstream alone (direct) and LiteLLM.
+"""Benchmark wardgate against a fake upstream, side by side with the upstream alone (direct) and LiteLLM, and
+wardgate translating to the Anthropic, Gemini and Bedrock dialects against its same-dialect (OpenAI) path.
 
 Run from the repo root: ``.venv/bin/python bench/run.py [--quick] [--duration S] [--skip-litellm]
-[--litellm PATH]``. Writes bench/results/latest.json, updates the table in bench/README.md and prints it.
+[--skip-translation] [--litellm PATH]``. Writes bench/results/latest.json, updates the table in bench/README.md
+and prints it.
 """
 
 from __future__ import annotations
@@ -25,10 +27,19 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from measure import BENCH_DIR, Bench, Plan, log, measure_all
+from measure import BENCH_DIR, Bench, Plan, Target, log, measure_all
 from procs import Children
 from report import render, update_readme
-from targets import UPSTREAMS, find_litellm, litellm_version, port_of, start_litellm, start_upstream, start_wardgate
+from targets import (
+    TRANSLATED,
+    UPSTREAMS,
+    find_litellm,
+    litellm_version,
+    port_of,
+    start_litellm,
+    start_upstream,
+    start_wardgate,
+)
 
 REPO = BENCH_DIR.parent
 BACKGROUND_WARN_CORES = 0.15
@@ -53,7 +64,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run (default 10)")
     parser.add_argument("--repeat", type=int, default=3, help="wrk runs per measurement; the median is reported")
     parser.add_argument("--quick", action="store_true", help="smoke test: 2 s runs, no repeats, 40 TTFT probes")
-    parser.add_argument("--skip-litellm", action="store_true", help="measure only direct and wardgate")
+    parser.add_argument("--skip-litellm", action="store_true", help="do not measure LiteLLM")
+    parser.add_argument(
+        "--skip-translation",
+        action="store_true",
+        help="do not measure wardgate translating to Anthropic, Gemini and Bedrock",
+    )
     parser.add_argument("--litellm", default=None, help="litellm executable or the venv holding it (default: PATH)")
     parser.add_argument("--upstream", choices=sorted(UPSTREAMS), default="fast", help="fake upstream (default fast)")
     parser.add_argument("--ttft-count", type=int, default=200, help="sequential TTFT probes per target")
@@ -126,20 +142,46 @@ def machine_facts(args: argparse.Namespace, pinning: Pinning) -> Results:
 # ---------------------------------------------------------------------------------------------------- driver
 
 
+def start_translations(
+    args: argparse.Namespace, children: Children, direct: Target, tmp: Path, pinning: Pinning, results: Results
+) -> list[Target]:
+    """One more wardgate worker per translated dialect (same config as the wardgate target but for the provider),
+    unless skipped; only the fast upstream speaks those dialects."""
+    if args.skip_translation:
+        return []
+    if args.upstream != "fast":
+        results["warnings"].append("translation was not measured: only the fast upstream speaks the other dialects")
+        return []
+    started = []
+    for dialect in TRANSLATED:
+        log(f"starting wardgate → {dialect}")
+        started.append(start_wardgate(children, port_of(direct), tmp, pinning.proxy, dialect)[1])
+    return started
+
+
+def start_litellm_if_found(
+    args: argparse.Namespace, children: Children, direct: Target, tmp: Path, pinning: Pinning, results: Results
+) -> list[Target]:
+    exe = None if args.skip_litellm else find_litellm(args.litellm)
+    if exe is None:
+        if not args.skip_litellm:
+            results["warnings"].append("LiteLLM was not found (pass --litellm PATH), so it was not measured")
+        return []
+    results["meta"]["litellm_version"] = litellm_version(exe)
+    log(f"starting LiteLLM {results['meta']['litellm_version']} ({exe})")
+    return [start_litellm(children, exe, port_of(direct), tmp, pinning.proxy)[1]]
+
+
 def run_all(args: argparse.Namespace, plan: Plan, pinning: Pinning, tmp: Path, results: Results) -> None:
-    """Start the upstream, wardgate and (if found) LiteLLM, then measure them all in interleaved rounds."""
+    """Start the upstream, wardgate, its translating twins and (if found) LiteLLM, then measure them all in
+    interleaved rounds (the translated targets right after wardgate, so that each round compares them closely)."""
     with Children() as children:
         upstream, direct = start_upstream(children, args.upstream, tmp, pinning.load)
         log("starting wardgate")
         _, gateway = start_wardgate(children, port_of(direct), tmp, pinning.proxy)
         targets = [direct, gateway]
-        exe = None if args.skip_litellm else find_litellm(args.litellm)
-        if exe is not None:
-            results["meta"]["litellm_version"] = litellm_version(exe)
-            log(f"starting LiteLLM {results['meta']['litellm_version']} ({exe})")
-            targets.append(start_litellm(children, exe, port_of(direct), tmp, pinning.proxy)[1])
-        elif not args.skip_litellm:
-            results["warnings"].append("LiteLLM was not found (pass --litellm PATH), so it was not measured")
+        targets += start_translations(args, children, direct, tmp, pinning, results)
+        targets += start_litellm_if_found(args, children, direct, tmp, pinning, results)
         probe_cpu = None if pinning.proxy is None else int(pinning.proxy)
         bench = Bench(pinning.load, [upstream.pid], probe_cpu, [target.pid for target in targets])
         results["targets"] = measure_all(targets, bench, plan)
@@ -176,7 +218,7 @@ def sigterm_as_exit() -> Iterator[None]:
 def publish(args: argparse.Namespace, results: Results) -> None:
     output = args.output or BENCH_DIR / "results" / ("quick.json" if args.quick else "latest.json")
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(results, indent=2) + "\n")
+    output.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     if not args.no_readme and not args.quick:
         update_readme(BENCH_DIR / "README.md", results)
     print(render(results))

@@ -8,9 +8,11 @@ import shutil
 import socket
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import dialects
 from measure import BENCH_DIR, Target
 from procs import Child, Children, pinned, wait_ready
 
@@ -68,33 +70,76 @@ def start_upstream(children: Children, kind: str, tmp: Path, cpus: str | None) -
 # -------------------------------------------------------------------------------------------------- wardgate
 
 
-def wardgate_config(upstream_port: int) -> str:
+@dataclass(frozen=True)
+class Dialect:
+    """How one wardgate process reaches the fake upstream: its provider type (the upstream's dialect), the
+    provider's connection fields, the upstream model, and the benchmark target's name."""
+
+    provider_type: str
+    target: str
+    upstream_model: str
+    path: str = ""
+    credentials: tuple[str, ...] = ("api_key: ${BENCH_UPSTREAM_KEY}",)
+
+    def provider_fields(self, upstream_port: int) -> list[str]:
+        return [f"base_url: http://{HOST}:{upstream_port}{self.path}", *self.credentials]
+
+
+_AWS_CREDENTIALS = (
+    "region: us-east-1",
+    "access_key_id: ${BENCH_AWS_ACCESS_KEY_ID}",
+    "secret_access_key: ${BENCH_AWS_SECRET_ACCESS_KEY}",
+)
+DIALECTS = {
+    "openai": Dialect("openai", "wardgate", UPSTREAM_MODEL, path="/v1"),
+    "anthropic": Dialect("anthropic", "wardgate→anthropic", dialects.ANTHROPIC_MODEL),
+    "gemini": Dialect("gemini", "wardgate→gemini", dialects.GEMINI_MODEL),
+    "bedrock": Dialect("bedrock", "wardgate→bedrock", dialects.BEDROCK_MODEL, credentials=_AWS_CREDENTIALS),
+}
+TRANSLATED = ("anthropic", "gemini", "bedrock")
+
+
+def wardgate_config(upstream_port: int, dialect: Dialect = DIALECTS["openai"]) -> str:
+    fields = "".join(f"\n    {line}" for line in dialect.provider_fields(upstream_port))
     return f"""server:
   access_log: true
 providers:
   - name: bench-upstream
-    type: openai
-    base_url: http://{HOST}:{upstream_port}/v1
-    api_key: ${{BENCH_UPSTREAM_KEY}}
+    type: {dialect.provider_type}{fields}
 models:
   - name: {ALIAS}
     deployments:
       - provider: bench-upstream
-        model: {UPSTREAM_MODEL}
+        model: "{dialect.upstream_model}"
 """
 
 
-def start_wardgate(children: Children, upstream_port: int, tmp: Path, cpus: str | None) -> tuple[Child, Target]:
-    """One uvicorn worker (``wardgate serve``), default stages, access log on (written to a file in ``tmp``)."""
-    config = tmp / "wardgate.yaml"
-    config.write_text(wardgate_config(upstream_port))
+def wardgate_env() -> dict[str, str]:
+    """The client's master key and the (fake) upstream credentials the configs refer to."""
+    return {
+        **base_env(),
+        "WARDGATE_MASTER_KEY": CLIENT_KEY,
+        "BENCH_UPSTREAM_KEY": UPSTREAM_KEY,
+        "BENCH_AWS_ACCESS_KEY_ID": "AKIABENCHFAKEKEY0000",
+        "BENCH_AWS_SECRET_ACCESS_KEY": "bench-fake-secret-key-not-checked-by-the-upstream",
+    }
+
+
+def start_wardgate(
+    children: Children, upstream_port: int, tmp: Path, cpus: str | None, dialect: str = "openai"
+) -> tuple[Child, Target]:
+    """One uvicorn worker (``wardgate serve``), default stages, access log on (written to a file in ``tmp``),
+    with one provider of the given dialect pointing at the fake upstream."""
+    route = DIALECTS[dialect]
+    stem = "wardgate" if dialect == "openai" else f"wardgate-{dialect}"
+    config = tmp / f"{stem}.yaml"
+    config.write_text(wardgate_config(upstream_port, route))
     port = free_port()
     argv = [sys.executable, "-m", "wardgate", "serve", "--config", str(config), "--host", HOST, "--port", str(port)]
-    argv += ["--data-dir", str(tmp / "wardgate-data")]
-    env = {**base_env(), "WARDGATE_MASTER_KEY": CLIENT_KEY, "BENCH_UPSTREAM_KEY": UPSTREAM_KEY}
-    child = children.spawn("wardgate", pinned(argv, cpus), tmp / "wardgate.log", env)
+    argv += ["--data-dir", str(tmp / f"{stem}-data")]
+    child = children.spawn(stem, pinned(argv, cpus), tmp / f"{stem}.log", wardgate_env())
     wait_ready(child, HOST, port, "/readyz", timeout=60)
-    return child, Target("wardgate", chat_url(port), CLIENT_KEY, ALIAS, child.pid)
+    return child, Target(route.target, chat_url(port), CLIENT_KEY, ALIAS, child.pid)
 
 
 # --------------------------------------------------------------------------------------------------- LiteLLM
