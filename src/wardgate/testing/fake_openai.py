@@ -19,7 +19,6 @@ from wardgate.testing.responses import (
     drop_connection,
     json_response,
     raw_response,
-    send_stream,
 )
 from wardgate.testing.script import Behavior
 from wardgate.testing.server import FakeServer
@@ -210,20 +209,7 @@ class FakeOpenAI(FakeServer):
         frames = stream_frames(reply, behavior.chunks or DEFAULT_CHUNKS)
         if behavior.malformed:
             frames.insert(2 if flavor == "azure" else 1, malformed_frame(reply.completion_id))
-        gone: list[bool] = []
-        resp = await send_stream(
-            request,
-            frames,
-            interval=behavior.chunk_interval,
-            disconnect_after=behavior.disconnect_after,
-            headers=behavior.headers,
-            on_client_gone=lambda: gone.append(True),
-        )
-        if gone:
-            self._client_gone(True)
-        elif behavior.disconnect_after is None:
-            self.completed_streams += 1
-        return resp
+        return await self._stream_frames(request, frames, behavior)
 
     # --------------------------------------------------------------------------------- embeddings
 

@@ -10,6 +10,7 @@ from typing import Self
 
 from aiohttp import web
 
+from wardgate.testing.responses import send_stream
 from wardgate.testing.runner import FakeServerThread
 from wardgate.testing.script import Behavior
 from wardgate.testing.state import FakeState
@@ -66,6 +67,23 @@ class FakeServer(FakeState):
             if not self._stopping:
                 self._client_gone(stream)
             raise
+
+    async def _stream_frames(self, request: web.Request, frames: list[bytes], behavior: Behavior) -> web.StreamResponse:
+        """Stream ``frames`` as the behaviour says (spacing, disconnect), counting clients that went away."""
+        gone: list[bool] = []
+        response = await send_stream(
+            request,
+            frames,
+            interval=behavior.chunk_interval,
+            disconnect_after=behavior.disconnect_after,
+            headers=behavior.headers,
+            on_client_gone=lambda: gone.append(True),
+        )
+        if gone:
+            self._client_gone(True)
+        elif behavior.disconnect_after is None:
+            self.completed_streams += 1
+        return response
 
     @property
     def url(self) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 from aiohttp import web
@@ -23,9 +23,6 @@ from wardgate.testing.responses import body_response, drop_connection, json_resp
 from wardgate.testing.script import Behavior
 from wardgate.testing.server import FakeServer
 from wardgate.testing.wire import random_id
-
-if TYPE_CHECKING:
-    pass
 
 DEFAULT_MODELS = ("claude-sonnet-4-6", "claude-haiku-4-5", "claude-opus-4-7")
 VERSIONS = ("2023-01-01", "2023-06-01", "2026-10-21")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import unquote
 
 import orjson
@@ -27,9 +27,6 @@ from wardgate.testing.recording import RecordedRequest
 from wardgate.testing.responses import drop_connection, json_response, raw_response
 from wardgate.testing.script import Behavior
 from wardgate.testing.server import FakeServer
-
-if TYPE_CHECKING:
-    pass
 
 EVENT_STREAM = "application/vnd.amazon.eventstream"
 _OPERATIONS = {"converse": "Converse", "converse-stream": "ConverseStream", "invoke": "InvokeModel"}

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 from aiohttp import web
@@ -26,12 +26,9 @@ from wardgate.testing.fake_gemini.errors import Flavor
 from wardgate.testing.fake_gemini.reply import build_reply, prompt_tokens, response_body, stream_frames
 from wardgate.testing.fake_gemini.validate import Invalid, validate_generate
 from wardgate.testing.recording import RecordedRequest
-from wardgate.testing.responses import body_response, drop_connection, json_response, raw_response, send_stream
+from wardgate.testing.responses import body_response, drop_connection, json_response, raw_response
 from wardgate.testing.script import Behavior
 from wardgate.testing.server import FakeServer
-
-if TYPE_CHECKING:
-    pass
 
 DEFAULT_MODELS = ("gemini-2.5-flash", "gemini-2.5-pro", "gemini-3-pro-preview", "gemini-embedding-001")
 DEFAULT_EMBEDDING_DIM = 768
@@ -201,20 +198,7 @@ class FakeGemini(FakeServer):
         if request.query.get("alt") != "sse":  # without alt=sse Google streams one JSON array
             chunks = [orjson.loads(frame[6:]) for frame in frames if not behavior.malformed]
             return json_response(chunks, behavior.status, behavior.headers)
-        gone: list[bool] = []
-        resp = await send_stream(
-            request,
-            frames,
-            interval=behavior.chunk_interval,
-            disconnect_after=behavior.disconnect_after,
-            headers=behavior.headers,
-            on_client_gone=lambda: gone.append(True),
-        )
-        if gone:
-            self._client_gone(True)
-        elif behavior.disconnect_after is None:
-            self.completed_streams += 1
-        return resp
+        return await self._stream_frames(request, frames, behavior)
 
     async def _count_tokens(self, request: web.Request, model: str) -> web.StreamResponse:
         body, rejection = await self._prelude(request, "gemini")
