@@ -45,7 +45,7 @@ def is_forbidden(address: IPAddress, allowed: Iterable[Network] = ()) -> bool:
 
 
 class BlockedAddressError(OSError):
-    pass
+    """A host that resolves only to forbidden addresses (raised inside the resolver, recognised by ``fetch``)."""
 
 
 def _blocked(exc: BaseException) -> bool:

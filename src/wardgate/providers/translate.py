@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from wardgate.core.errors import GatewayError, UnsupportedParameterError
 from wardgate.providers.base import UnsupportedMode, UpstreamCall
+from wardgate.providers.upstream import StreamRelay
 
 # Values of OpenAI parameters that ask for nothing beyond the default: sending them to a provider that has no
 # such parameter loses nothing, so they never count as unsupported.
@@ -122,15 +123,6 @@ class FanOutEmbeddings(Protocol):
     ) -> dict[str, Any]: ...
 
 
-class NativeRelay(Protocol):
-    """Relays a native-dialect stream: raw upstream bytes in, complete SSE frames out; ``finish`` raises when the
-    provider never signalled its end."""
-
-    def feed(self, data: bytes) -> list[bytes]: ...
-
-    def finish(self) -> list[bytes]: ...
-
-
 @runtime_checkable
 class NativeAdapter(Protocol):
     """An adapter whose provider speaks an inbound dialect natively: such requests pass through untouched."""
@@ -139,6 +131,8 @@ class NativeAdapter(Protocol):
 
     def native_call(self, body: bytes, client_headers: Mapping[str, str], stream: bool) -> UpstreamCall: ...
 
-    def native_stream(self) -> NativeRelay: ...
+    def native_stream(self) -> StreamRelay:
+        """Raw upstream bytes in, complete SSE frames out (see :class:`~wardgate.providers.upstream.StreamRelay`)."""
+        ...
 
     def map_error(self, status: int, body: bytes, headers: Mapping[str, str]) -> GatewayError: ...

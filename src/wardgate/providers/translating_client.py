@@ -15,13 +15,11 @@ import struct
 import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
-from urllib.parse import urlencode
 
 import orjson
-from yarl import URL
 
 from wardgate.config.schema import Timeouts
-from wardgate.core.errors import GatewayError, StreamInterruptedError, UpstreamStatusError
+from wardgate.core.errors import GatewayError, UpstreamStatusError
 from wardgate.core.types import Endpoint, NativeBody, ProxyRequest, ProxyResponse, RequestContext
 from wardgate.providers.base import DeploymentTarget, UpstreamCall
 from wardgate.providers.fetch import ImageFetcher
@@ -31,14 +29,13 @@ from wardgate.providers.translate import (
     ChatAdapter,
     FanOutEmbeddings,
     NativeAdapter,
-    NativeRelay,
     StreamTranslator,
     TranslationContext,
 )
-from wardgate.providers.transport import MAX_ERROR_BODY, Transport, UpstreamReply, iter_body
+from wardgate.providers.transport import Transport, UpstreamReply
+from wardgate.providers.upstream import DECODE_ERRORS, StreamRelay, UrlCache, read_error, relay_stream
 
 DROPPED_HEADER = b"x-wardgate-dropped-params"
-_DECODE_ERRORS = (ValueError, KeyError, TypeError, IndexError, AttributeError)
 
 
 class TranslatingClient:
@@ -66,7 +63,7 @@ class TranslatingClient:
         self._fetcher = fetcher
         self._headers = dict(static_headers or {})
         self._secrets = tuple(secret for secret in secrets if secret)
-        self._urls: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[str, URL]] = {}
+        self._urls = UrlCache(base_url, encoded=True)
 
     def supports(self, endpoint: Endpoint) -> bool:
         return True
@@ -113,7 +110,7 @@ class TranslatingClient:
                 result = self._adapter.chat_response(raw, tctx)
         except GatewayError:
             raise
-        except _DECODE_ERRORS:
+        except DECODE_ERRORS:
             raise UpstreamStatusError(f"provider {self.name} sent a response that could not be read") from None
         return ProxyResponse(body=orjson.dumps(result), headers=headers)
 
@@ -131,7 +128,7 @@ class TranslatingClient:
         bodies = [await reply.read_all(self.name) for reply in replies]
         try:
             result = adapter.embeddings_responses(bodies, tctx, [reply.headers for reply in replies])
-        except _DECODE_ERRORS:
+        except DECODE_ERRORS:
             raise UpstreamStatusError(f"provider {self.name} sent a response that could not be read") from None
         _encode_embeddings(result, request.body.get("encoding_format"))
         return ProxyResponse(body=orjson.dumps(result), headers=_dropped_headers(tctx))
@@ -153,7 +150,7 @@ class TranslatingClient:
         return ProxyResponse(body=raw, dialect=native.dialect)
 
     async def _send(self, call: UpstreamCall) -> UpstreamReply:
-        url, parsed = self._url(call)
+        url, parsed = self._urls.get(call)
         headers = {**self._headers, **call.headers}
         if self._signer is not None:
             headers.update(await self._signer.headers(call.method, url, headers, call.body))
@@ -161,24 +158,11 @@ class TranslatingClient:
         if reply.status != 200:
             if reply.status == 401 and isinstance(self._signer, TokenSigner):
                 self._signer.rejected()
-            try:
-                body = await reply.read_all(self.name, MAX_ERROR_BODY)
-            except GatewayError:
-                body = b""
-            raise self._scrub(self._adapter.map_error(reply.status, body, reply.headers))
+            raise await read_error(reply, self.name, self._adapter.map_error, self._scrub)
         return reply
 
-    def _url(self, call: UpstreamCall) -> tuple[str, URL]:
-        """The upstream URL as text (what is signed) and parsed, cached per path and query. The adapter's path is
-        already percent-encoded (and signed that way), so it is kept byte for byte."""
-        key = (call.path, tuple(call.query.items()) if call.query else ())
-        found = self._urls.get(key)
-        if found is None:
-            if len(self._urls) > 1024:
-                self._urls.clear()
-            text = self._base_url + call.path + (f"?{urlencode(call.query)}" if call.query else "")
-            found = self._urls[key] = (text, URL(text, encoded=True))
-        return found
+    def _relay(self, reply: UpstreamReply, relay: StreamRelay) -> AsyncIterator[bytes]:
+        return relay_stream(reply, self.name, self._timeouts.idle, relay, self._scrub)
 
     def _scrub(self, error: GatewayError) -> GatewayError:
         """No credential may leave in an error message, whatever the provider echoed."""
@@ -186,29 +170,6 @@ class TranslatingClient:
             if secret in error.message:
                 error.message = error.message.replace(secret, "[redacted]")
         return error
-
-    async def _relay(self, reply: UpstreamReply, relay: NativeRelay) -> AsyncIterator[bytes]:
-        """Feed upstream bytes to ``relay`` as they arrive and yield what it completes; a stream that ends before
-        the provider signalled its end, or carries an unreadable event, raises."""
-        finished = False
-        body = iter_body(reply, self.name, self._timeouts.idle)
-        try:
-            async for data in body:
-                for item in relay.feed(data):
-                    yield item
-            for item in relay.finish():
-                yield item
-            finished = True
-        except GatewayError as exc:
-            raise self._scrub(exc) from None
-        except _DECODE_ERRORS:
-            raise StreamInterruptedError(f"provider {self.name} sent a stream event that could not be read") from None
-        finally:
-            await body.aclose()
-            if finished:
-                reply.response.release()
-            else:
-                reply.response.close()
 
 
 class _JsonChunks:

@@ -3,6 +3,7 @@ A fake subclasses it and builds its routes in ``_make_app``; scripting and recor
 
 from __future__ import annotations
 
+import abc
 import asyncio
 from collections.abc import Awaitable
 from types import TracebackType
@@ -16,15 +17,16 @@ from wardgate.testing.script import Behavior
 from wardgate.testing.state import FakeState
 
 
-class FakeServer(FakeState):
+class FakeServer(FakeState, abc.ABC):
     def __init__(self, default: Behavior | None = None, max_recorded: int = 1000) -> None:
         super().__init__(default, max_recorded)
         self._runner: web.AppRunner | None = None
         self._url: str | None = None
         self._stopping = False
 
+    @abc.abstractmethod
     def _make_app(self) -> web.Application:
-        raise NotImplementedError  # each fake builds its own routes
+        """The fake's routes (each fake its own)."""
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         """Listen on ``host:port`` (port 0 picks a free port; see ``url``)."""

@@ -7,19 +7,18 @@ a cut stream for a finished one.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
-from urllib.parse import urlencode
+from collections.abc import Mapping
 
 import orjson
-from yarl import URL
 
 from wardgate.config.schema import Timeouts
 from wardgate.core.errors import GatewayError, StreamInterruptedError, UpstreamStatusError
 from wardgate.core.types import Endpoint, ProxyRequest, ProxyResponse, RequestContext
 from wardgate.providers.auth import Credential
-from wardgate.providers.base import Adapter, DeploymentTarget, UpstreamCall
+from wardgate.providers.base import Adapter, DeploymentTarget
 from wardgate.providers.sse import SSEDecoder
-from wardgate.providers.transport import MAX_ERROR_BODY, Transport, UpstreamReply, iter_body
+from wardgate.providers.transport import Transport
+from wardgate.providers.upstream import ErrorMapper, UrlCache, read_error, relay_stream
 
 _JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
 
@@ -49,19 +48,7 @@ class OpenAIStyleClient:
         self._headers = {**_JSON_HEADERS, **(static_headers or {})}
         if credential is not None:
             self._headers.update(credential.headers())
-        self._urls: dict[tuple[str, str], URL] = {}
-
-    def _url(self, call: UpstreamCall) -> URL:
-        """The upstream URL: the configured base URL plus the adapter's path, parsed once and cached."""
-        query = urlencode(call.query) if call.query else ""
-        key = (call.path, query)
-        url = self._urls.get(key)
-        if url is None:
-            if len(self._urls) > 1024:
-                self._urls.clear()
-            url = URL(self._base_url + call.path + (f"?{query}" if query else ""))
-            self._urls[key] = url
-        return url
+        self._urls = UrlCache(base_url)
 
     def supports(self, endpoint: Endpoint) -> bool:
         return True
@@ -69,15 +56,17 @@ class OpenAIStyleClient:
     async def invoke(self, ctx: RequestContext, request: ProxyRequest, target: DeploymentTarget) -> ProxyResponse:
         call = self._adapter.build_call(request, target.upstream_model)
         headers = {**self._headers, **call.headers} if call.headers else self._headers
-        reply = await self._transport.send(self.name, self._url(call), call.body, headers, self._timeouts, call.stream)
+        _, url = self._urls.get(call)
+        reply = await self._transport.send(self.name, url, call.body, headers, self._timeouts, call.stream)
         if reply.status != 200:
-            raise await self._error(reply)
+            raise await read_error(reply, self.name, self._adapter.map_error, self._scrub)
         if call.stream:
             content_type = reply.headers.get("Content-Type", "")
             if not content_type.startswith("text/event-stream"):
                 reply.response.close()
                 raise UpstreamStatusError(f"provider {self.name} did not answer with an event stream")
-            return ProxyResponse(stream=self._relay(reply))
+            relay = OpenAIEventRelay(self.name, self._adapter.map_error)
+            return ProxyResponse(stream=relay_stream(reply, self.name, self._timeouts.idle, relay, self._scrub))
         body = await reply.read_all(self.name)
         try:
             orjson.loads(body)
@@ -85,44 +74,54 @@ class OpenAIStyleClient:
             raise UpstreamStatusError(f"provider {self.name} sent a response that is not valid JSON") from None
         return ProxyResponse(body=body)
 
-    async def _error(self, reply: UpstreamReply) -> GatewayError:
-        try:
-            body = await reply.read_all(self.name, MAX_ERROR_BODY)
-        except GatewayError:
-            body = b""
-        error = self._adapter.map_error(reply.status, body, reply.headers)
+    def _scrub(self, error: GatewayError) -> GatewayError:
         if self._credential is not None:
             error.message = self._credential.scrub(error.message)
         return error
 
-    async def _relay(self, reply: UpstreamReply) -> AsyncIterator[bytes]:
-        decoder = SSEDecoder()
-        finished = False
-        body = iter_body(reply, self.name, self._timeouts.idle)
-        try:
-            async for chunk in body:
-                for event in decoder.feed(chunk):
-                    data = event.data
-                    if data == b"[DONE]":
-                        finished = True
-                        return
-                    self._check_event(data)
-                    yield data
-            raise StreamInterruptedError(f"provider {self.name} ended the stream before it finished")
-        finally:
-            await body.aclose()
-            if finished:
-                reply.response.release()
-            else:
-                reply.response.close()
 
-    def _check_event(self, data: bytes) -> None:
+class OpenAIEventRelay:
+    """OpenAI SSE: each event's JSON payload is relayed as it is (after a parse check); ``[DONE]`` is the only
+    real finish, and an ``{"error": …}`` event ends the stream with the mapped error."""
+
+    def __init__(self, provider: str, map_error: ErrorMapper) -> None:
+        self._provider = provider
+        self._map_error = map_error
+        self._decoder = SSEDecoder()
+        self._finished = False
+        self._failure: GatewayError | None = None
+
+    def feed(self, data: bytes) -> list[bytes]:
+        if self._failure is not None:
+            raise self._failure
+        out: list[bytes] = []
+        for event in self._decoder.feed(data):
+            if self._finished:
+                continue
+            if event.data == b"[DONE]":
+                self._finished = True
+                continue
+            failure = self._check(event.data)
+            if failure is not None:
+                if not out:
+                    raise failure
+                self._failure = failure  # deliver the good events of this read first, fail on the next call
+                break
+            out.append(event.data)
+        return out
+
+    def _check(self, payload: bytes) -> GatewayError | None:
         try:
-            parsed = orjson.loads(data)
+            parsed = orjson.loads(payload)
         except orjson.JSONDecodeError:
-            raise StreamInterruptedError(f"provider {self.name} sent an invalid stream event") from None
+            return StreamInterruptedError(f"provider {self._provider} sent an invalid stream event")
         if type(parsed) is dict and "error" in parsed:
-            error = self._adapter.map_error(500, data, {})
-            if self._credential is not None:
-                error.message = self._credential.scrub(error.message)
-            raise error
+            return self._map_error(500, payload, {})
+        return None
+
+    def finish(self) -> list[bytes]:
+        if self._failure is not None:
+            raise self._failure
+        if not self._finished:
+            raise StreamInterruptedError(f"provider {self._provider} ended the stream before it finished")
+        return []
