@@ -20,9 +20,11 @@ from wardgate.api.anthropic.routes import AnthropicRoutes
 from wardgate.api.openai.routes import OpenAIRoutes
 from wardgate.api.proxy import RequestIds, Scope, request_headers
 from wardgate.api.render import Receive, Send, send_error
+from wardgate.api.responses.routes import ResponsesRoutes
 from wardgate.config.defaults import default_config
 from wardgate.config.loader import load_config_file
 from wardgate.config.reload import ConfigWatcher
+from wardgate.config.schema import ResponsesStoreConfig
 from wardgate.core.errors import GatewayError, NotFoundError
 from wardgate.observability.logging import AccessLog, configure_logging
 from wardgate.providers.fetch import ImageFetcher
@@ -30,7 +32,8 @@ from wardgate.providers.transport import Transport
 from wardgate.runtime import AppState, build_snapshot
 from wardgate.settings import Settings
 from wardgate.stages.authenticate import KeyVerifier
-from wardgate.storage.meta import ensure_master_key
+from wardgate.storage.meta import ensure_master_key, open_engine
+from wardgate.storage.responses import ResponseStore
 
 _log = logging.getLogger("wardgate")
 ASGIHandler = Callable[[Scope, Receive, Send], Awaitable[None]]
@@ -48,11 +51,13 @@ class Gateway:
         self._openai = openai
         self._hot: dict[tuple[str, str], ASGIHandler] = {}
         anthropic = AnthropicRoutes(self._require_state, self._request_id)
+        self._responses = ResponsesRoutes(self._require_state, self._request_id)
         for prefix in ("/v1", ""):
             self._hot[("POST", prefix + "/chat/completions")] = openai.chat
             self._hot[("POST", prefix + "/embeddings")] = openai.embeddings
             self._hot[("POST", prefix + "/messages")] = anthropic.messages
             self._hot[("POST", prefix + "/messages/count_tokens")] = anthropic.count_tokens
+            self._hot[("POST", prefix + "/responses")] = self._responses.create
         self._other = Starlette(
             routes=[
                 Route("/healthz", self._healthz, methods=["GET"]),
@@ -83,6 +88,9 @@ class Gateway:
         if method == "GET" and (models_path == "/models" or models_path.startswith("/models/")):
             model_id = models_path.removeprefix("/models").removeprefix("/") or None
             await self._openai.models(scope, receive, send, model_id)
+            return
+        if models_path.startswith("/responses/"):
+            await self._responses.stored(scope, receive, send, models_path.removeprefix("/responses/"))
             return
         if path in ("/healthz", "/readyz"):
             await self._other(scope, receive, send)
@@ -145,7 +153,10 @@ class Gateway:
         access_log = AccessLog()
         fetcher = ImageFetcher(loaded.config.server.image_fetch)  # image_fetch changes need a restart
         snapshot = build_snapshot(loaded, transport, verifier, access_log, fetcher)
-        state = AppState(settings, transport, verifier, snapshot, access_log, fetcher)
+        responses = open_response_store(settings, loaded.config.server.responses)  # changes need a restart
+        if responses is not None:
+            await responses.start()
+        state = AppState(settings, transport, verifier, snapshot, access_log, fetcher, responses)
         if settings.config_path is not None:
             self._watcher = ConfigWatcher(
                 settings.config_path,
@@ -165,7 +176,19 @@ class Gateway:
             self.state.ready = False
             await self.state.transport.close()
             await self.state.fetcher.close()
+            if self.state.responses is not None:
+                await self.state.responses.close()
             self.state.access_log.flush()
+
+
+def open_response_store(settings: Settings, config: ResponsesStoreConfig) -> ResponseStore | None:
+    if not config.store:
+        return None
+    return ResponseStore(
+        lambda: open_engine(settings),
+        retention_seconds=config.retention_days * 86_400,
+        cache_entries=config.cache_entries,
+    )
 
 
 def tune_gc() -> None:

@@ -29,6 +29,8 @@ class Setup:
     env: dict[str, str] = field(default_factory=dict)
     unsupported: dict[str, str] = field(default_factory=dict)
     """Features this provider cannot express → the parameter the gateway names in its 400."""
+    gateway_only: frozenset[str] = frozenset()
+    """Attribution-only parameters the provider has no field for: accepted, not forwarded."""
 
 
 TIMEOUTS = {"connect": 2, "first_byte": 3, "idle": 3}
@@ -72,7 +74,8 @@ def _gemini() -> Setup:
         upstream_model="gemini-2.5-flash",
         embedding_model="gemini-embedding-001",
         env={"C_GEMINI_KEY": GEMINI_KEY},
-        unsupported={"user": "user", "logit_bias": "logit_bias"},
+        unsupported={"logit_bias": "logit_bias"},
+        gateway_only=frozenset({"user"}),
     )
 
 
@@ -92,7 +95,8 @@ def _vertex() -> Setup:
         upstream_model="gemini-2.5-flash",
         embedding_model="gemini-embedding-001",
         env={"C_VERTEX_SA": json.dumps(account)},
-        unsupported={"user": "user", "logit_bias": "logit_bias"},
+        unsupported={"logit_bias": "logit_bias"},
+        gateway_only=frozenset({"user"}),
     )
 
 

@@ -304,7 +304,12 @@ def test_seed(client: openai.OpenAI, setup: Setup, cell: Cell) -> None:
 
 
 @pytest.mark.feature("user")
-def test_user(client: openai.OpenAI, setup: Setup, cell: Cell) -> None:
+def test_user(client: openai.OpenAI, setup: Setup, fake: Any, cell: Cell) -> None:
+    if "user" in setup.gateway_only:
+        assert client.chat.completions.create(model=setup.name, messages=HI, user="user-1234").choices
+        assert "user-1234" not in received(fake)
+        cell.gateway_only()
+        return
     _refusable(client, setup, cell, "user", user="user-1234")
 
 

@@ -196,8 +196,37 @@ def test_broken_upstream_stream_ends_with_error_event(client: anthropic.Anthropi
             pass
 
 
-def test_count_tokens(client: anthropic.Anthropic) -> None:
+def test_count_tokens_estimates_where_the_provider_cannot_count(
+    client: anthropic.Anthropic, fakes: dict[str, Any]
+) -> None:
     result = client.messages.count_tokens(model="gpt", messages=HI, tools=TOOLS)  # type: ignore[arg-type]
+    assert result.input_tokens > 0
+    assert fakes["gpt"].request_count == 0
+
+
+@pytest.mark.parametrize("target", ["claude", "gemini", "bedrock"])
+def test_count_tokens_asks_the_provider(client: anthropic.Anthropic, fakes: dict[str, Any], target: str) -> None:
+    system = "You are a careful assistant. " * 40
+    result = client.messages.count_tokens(
+        model=target,
+        system=system,
+        messages=HI,  # type: ignore[arg-type]
+        tools=TOOLS,  # type: ignore[arg-type]
+        extra_headers={"anthropic-beta": "token-counting-2024-11-01"},
+    )
+    sent = fakes[target].last_request
+    assert sent is not None and "count" in sent.path.lower()
+    if target == "claude":
+        direct = anthropic.Anthropic(base_url=fakes["claude"].url, api_key=ANTHROPIC_KEY, max_retries=0)
+        expected = direct.messages.count_tokens(
+            model="claude-sonnet-4-6",
+            system=system,
+            messages=HI,  # type: ignore[arg-type]
+            tools=TOOLS,  # type: ignore[arg-type]
+        )
+        assert result.input_tokens == expected.input_tokens
+        assert sent.json["model"] == "claude-sonnet-4-6" and "max_tokens" not in sent.json
+        assert "token-counting-2024-11-01" in sent.headers["anthropic-beta"]
     assert result.input_tokens > 0
 
 

@@ -135,6 +135,9 @@ def test_serve_with_two_workers(tmp_path: Path) -> None:
         client = openai.OpenAI(base_url=gateway.base_url, api_key=gateway.master_key, max_retries=0)
         for _ in range(6):
             assert client.chat.completions.create(model="simulated-chat", messages=HI).choices
+        deadline = time.monotonic() + 20
+        while gateway.log().count("Application startup complete") < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
         assert gateway.log().count("Application startup complete") == 2
     finally:
         gateway.stop()

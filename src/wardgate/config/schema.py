@@ -231,12 +231,21 @@ class ImageFetchConfig(Strict):
     )
 
 
+class ResponsesStoreConfig(Strict):
+    """The gateway's store for the Responses API (``GET /v1/responses/{id}``, ``previous_response_id``)."""
+
+    store: bool = Field(default=True, description="Keep responses whose request did not say store: false.")
+    retention_days: float = Field(default=30, gt=0)
+    cache_entries: int = Field(default=10_000, ge=0, description="Responses kept in memory per process.")
+
+
 class ServerConfig(Strict):
     max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     access_log: bool = True
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     reload_interval: float = Field(default=1.0, gt=0, description="Seconds between config file checks.")
     image_fetch: ImageFetchConfig = ImageFetchConfig()
+    responses: ResponsesStoreConfig = ResponsesStoreConfig()
 
 
 class GatewayConfig(Strict):

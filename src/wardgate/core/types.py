@@ -20,7 +20,13 @@ class Endpoint(enum.Enum):
     EMBEDDINGS = "embeddings"
 
 
+RESPONSES_DIALECT = "openai-responses"
+"""The OpenAI Responses API (``POST /v1/responses``) as a native dialect: OpenAI and Azure deployments take it
+as it is; every other provider gets its canonical (chat) translation."""
+
 Parser = Callable[[bytes], "ParsedBody"]
+Resolver = Callable[["RequestContext"], Awaitable["ParsedBody"]]
+"""An async step that completes a parse once the caller is known (e.g. loading stored conversation state)."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -43,6 +49,8 @@ class ParsedBody:
     native: NativeBody | None = None
     untranslatable: Exception | None = None
     """Why ``body`` could not be made canonical (only a provider of the native dialect can serve it)."""
+    resolve: Resolver | None = None
+    """When set, the parse stage awaits it and takes the ``ParsedBody`` it returns instead."""
 
 
 @dataclass(slots=True)
@@ -59,13 +67,22 @@ class ProxyRequest:
     stream: bool = False
     native: NativeBody | None = None
     untranslatable: Exception | None = None
+    pending: Resolver | None = None
 
     def parse(self) -> None:
         if self.parser is not None:
-            parsed = self.parser(self.raw)
-            self.body, self.model, self.stream = parsed.body, parsed.model, parsed.stream
-            self.native, self.untranslatable = parsed.native, parsed.untranslatable
+            self._take(self.parser(self.raw))
             self.parser = None
+
+    async def resolve(self, ctx: RequestContext) -> None:
+        """Run the parser's async completion step, if it asked for one."""
+        while self.pending is not None:
+            resolver, self.pending = self.pending, None
+            self._take(await resolver(ctx))
+
+    def _take(self, parsed: ParsedBody) -> None:
+        self.body, self.model, self.stream = parsed.body, parsed.model, parsed.stream
+        self.native, self.untranslatable, self.pending = parsed.native, parsed.untranslatable, parsed.resolve
 
     def canonical(self) -> dict[str, Any]:
         """The OpenAI-format body, for providers that translate; raises when the native request has no such form."""

@@ -4,6 +4,10 @@ Images are inlined first for adapters that need bytes (through the SSRF-safe fet
 cannot express follow the deployment's ``unsupported_params`` mode (the dropped ones are listed in
 ``x-wardgate-dropped-params`` in ``warn`` mode), and streams are translated chunk by chunk as bytes arrive. A stream
 that ends before the provider signalled its end raises, so the client never sees a cut stream as a finished one.
+
+:meth:`TranslatingClient.count_tokens` asks the provider's own token-count API where it has one (Anthropic
+``count_tokens``, Gemini / Vertex AI ``countTokens``, Bedrock ``CountTokens``); the pure call builders live in each
+provider's ``count`` module.
 """
 
 from __future__ import annotations
@@ -14,15 +18,21 @@ import os
 import struct
 import time
 from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from typing import Any, ClassVar, Protocol
 
 import orjson
 
 from wardgate.config.schema import Timeouts
 from wardgate.core.errors import GatewayError, UpstreamStatusError
 from wardgate.core.types import Endpoint, NativeBody, ProxyRequest, ProxyResponse, RequestContext
+from wardgate.providers.anthropic.adapter import AnthropicAdapter
+from wardgate.providers.anthropic.count import AnthropicCounter
 from wardgate.providers.base import DeploymentTarget, UpstreamCall
+from wardgate.providers.bedrock.adapter import BedrockAdapter
+from wardgate.providers.bedrock.count import BedrockCounter
 from wardgate.providers.fetch import ImageFetcher
+from wardgate.providers.gemini.adapter import GeminiAdapter
+from wardgate.providers.gemini.count import GeminiCounter
 from wardgate.providers.modeldata import max_output_tokens
 from wardgate.providers.signing import RequestSigner, TokenSigner
 from wardgate.providers.translate import (
@@ -36,6 +46,36 @@ from wardgate.providers.transport import Transport, UpstreamReply
 from wardgate.providers.upstream import DECODE_ERRORS, StreamRelay, UrlCache, read_error, relay_stream
 
 DROPPED_HEADER = b"x-wardgate-dropped-params"
+
+
+class TokenCounter(Protocol):
+    """Pure builders for one provider's token-count call (see the providers' ``count`` modules)."""
+
+    native_dialect: ClassVar[str | None]
+    """The inbound dialect whose body the count API takes as it is (None: it is counted through translation)."""
+
+    def native_call(self, native: NativeBody, upstream_model: str) -> UpstreamCall: ...
+
+    def translated_call(self, body: Mapping[str, Any], ctx: TranslationContext) -> UpstreamCall: ...
+
+    def tokens(self, answer: bytes) -> int:
+        """The count in the provider's answer (raises ``ValueError``/``KeyError``/``TypeError`` when unreadable)."""
+        ...
+
+    def declines(self, error: GatewayError) -> bool:
+        """Whether ``error`` means "no count for this model" (the caller estimates) rather than a failure."""
+        ...
+
+
+def token_counter(adapter: ChatAdapter) -> TokenCounter | None:
+    """The token counter for the providers that offer a count API, None for the others."""
+    if isinstance(adapter, AnthropicAdapter):
+        return AnthropicCounter(adapter)
+    if isinstance(adapter, GeminiAdapter):
+        return GeminiCounter(adapter)
+    if isinstance(adapter, BedrockAdapter):
+        return BedrockCounter(adapter)
+    return None
 
 
 class TranslatingClient:
@@ -64,6 +104,7 @@ class TranslatingClient:
         self._headers = dict(static_headers or {})
         self._secrets = tuple(secret for secret in secrets if secret)
         self._urls = UrlCache(base_url, encoded=True)
+        self._counter = token_counter(adapter)
 
     def supports(self, endpoint: Endpoint) -> bool:
         return True
@@ -113,6 +154,38 @@ class TranslatingClient:
         except DECODE_ERRORS:
             raise UpstreamStatusError(f"provider {self.name} sent a response that could not be read") from None
         return ProxyResponse(body=orjson.dumps(result), headers=headers)
+
+    async def count_tokens(self, request: ProxyRequest, target: DeploymentTarget) -> int | None:
+        """The exact input tokens of a chat request, from the provider's own count API. None when the provider has
+        no such API or declines for this model (the caller then estimates); other upstream errors raise mapped.
+
+        A request in the count API's own dialect (Anthropic's) is counted as the client sent it; any other is
+        counted through the translation its chat call would get (images inlined first where the provider needs
+        bytes; parameters it cannot express are dropped, they do not change the input)."""
+        counter = self._counter
+        if counter is None:
+            return None
+        native = request.native
+        if native is not None and native.dialect == counter.native_dialect:
+            call = counter.native_call(native, target.upstream_model)
+        else:
+            body = request.canonical()
+            if self._adapter.needs_image_bytes and self._fetcher is not None:
+                body = await self._fetcher.inline_images(body)
+            tctx = self._context(request, target)
+            tctx.stream, tctx.include_usage, tctx.unsupported_mode = False, False, "drop"
+            call = counter.translated_call(body, tctx)
+        try:
+            reply = await self._send(call)
+        except GatewayError as error:
+            if counter.declines(error):
+                return None
+            raise
+        raw = await reply.read_all(self.name)
+        try:
+            return counter.tokens(raw)
+        except DECODE_ERRORS:
+            raise UpstreamStatusError(f"provider {self.name} sent a token count that could not be read") from None
 
     async def _fan_out_embeddings(self, request: ProxyRequest, tctx: TranslationContext) -> ProxyResponse:
         adapter = self._adapter

@@ -8,4 +8,6 @@ from wardgate.core.types import Handler, ProxyRequest, ProxyResponse, RequestCon
 
 async def parse(ctx: RequestContext, request: ProxyRequest, nxt: Handler) -> ProxyResponse:
     request.parse()
+    if request.pending is not None:
+        await request.resolve(ctx)
     return await nxt(ctx, request)

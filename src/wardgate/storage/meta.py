@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Column, DateTime, MetaData, String, Table, Text, create_engine, insert, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.sql.dml import Insert
 
 from wardgate.core.keys import hash_key
@@ -46,8 +46,16 @@ def open_engine(settings: Settings) -> Engine:
     if settings.database_url is None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = create_engine(settings.sql_url)
-    metadata.create_all(engine)
+    create_tables(engine)
     return engine
+
+
+def create_tables(engine: Engine, tables: list[Table] | None = None) -> None:
+    """Create missing tables; safe when several processes start at once (the loser of a race sees them made)."""
+    try:
+        metadata.create_all(engine, tables=tables)
+    except (OperationalError, ProgrammingError):
+        metadata.create_all(engine, tables=tables)
 
 
 def ensure_master_key(settings: Settings) -> MasterKey:

@@ -3,7 +3,7 @@
 Owns: ``FakeAnthropic``, ``FakeGemini`` (Gemini and Vertex AI, with an OAuth token endpoint) and ``FakeBedrock``
 (SigV4-verifying, binary event-stream), each in its own subpackage, and ``FakeOpenAI`` — a real aiohttp server
 speaking the OpenAI and Azure OpenAI wire formats
-(chat completions, streamed and not, tool calls, embeddings, models), scriptable per request with
+(chat completions, streamed and not, tool calls, embeddings, models, and the Responses API), scriptable per request with
 ``Behavior`` (latency, errors, chunking, disconnects, malformed JSON ...), recording every request;
 a thread runner (``FakeServerThread``), the ``/_fake/*`` HTTP control API with its client
 (``RemoteFake``) and the CLI ``python -m wardgate.testing fake-openai``.
@@ -13,7 +13,8 @@ the fakes stand in for upstream providers and know nothing about the gateway.
 
 Modules: ``wire`` (pure chat body/chunk builders), ``errors`` (provider error bodies), ``embeddings``,
 ``replies`` (request + behaviour -> reply), ``script`` (``Behavior``, queue), ``recording``,
-``responses`` (aiohttp helpers), ``fake_openai`` (the server), ``control``, ``runner``, ``__main__``.
+``responses`` (aiohttp helpers), ``fake_openai`` (the server), ``fake_openai_responses`` (its Responses API),
+``control``, ``runner``, ``__main__``.
 """
 
 from wardgate.testing.control import RemoteFake

@@ -1,15 +1,18 @@
-"""``FakeOpenAI``: a real aiohttp server speaking the OpenAI and Azure OpenAI wire formats."""
+"""``FakeOpenAI``: a real aiohttp server speaking the OpenAI and Azure OpenAI wire formats (Chat Completions,
+Embeddings, Models and the Responses API, whose wire builders live in ``fake_openai_responses``)."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from aiohttp import web
 
 from wardgate.testing import errors
+from wardgate.testing import fake_openai_responses as responses_api
 from wardgate.testing.control import add_control_routes
 from wardgate.testing.embeddings import DEFAULT_EMBEDDING_DIM, embeddings_body, normalize_inputs
 from wardgate.testing.recording import RecordedRequest
@@ -35,6 +38,9 @@ from wardgate.testing.wire import (
 DEFAULT_MODELS = ("gpt-4o", "gpt-4o-mini", "text-embedding-3-small", "text-embedding-3-large")
 _MODEL_CREATED = 1715367049
 _BAD_JSON = object()
+AzureRoute = Literal["deployment", "dated", "v1"]
+"""How an Azure route names its deployment: in the path (chat, embeddings), or in the body's ``model`` (the
+Responses API: ``/openai/responses?api-version=…`` or the v1 API's ``/openai/v1/responses``)."""
 
 
 class FakeOpenAI(FakeServer):
@@ -45,6 +51,11 @@ class FakeOpenAI(FakeServer):
     when set, other deployments get Azure's 404 DeploymentNotFound; a mapping gives each deployment's
     model name (otherwise the deployment name is reported). ``served_model``: the ``model`` reported for
     OpenAI requests — one name for all, or a mapping from requested model (unmapped models are echoed).
+
+    Responses API: ``POST /v1/responses`` (OpenAI), ``/openai/responses?api-version=…`` and ``/openai/v1/responses``
+    (Azure; the v1 route also takes the key as a bearer token, and needs no api-version). Behaviours match them as
+    endpoint ``"chat"``. Extra: ``status >= 400`` with ``disconnect_after`` on a streamed response sends that many
+    events, then an ``error`` event carrying the status's error code and message, and ends the stream.
     """
 
     def __init__(
@@ -92,6 +103,9 @@ class FakeOpenAI(FakeServer):
         app.router.add_get("/v1/models/{model_id}", self._get_model)
         app.router.add_post("/openai/deployments/{deployment}/chat/completions", self._azure_chat)
         app.router.add_post("/openai/deployments/{deployment}/embeddings", self._azure_embeddings)
+        app.router.add_post("/v1/responses", self._openai_responses)
+        app.router.add_post("/openai/responses", self._azure_responses)
+        app.router.add_post("/openai/v1/responses", self._azure_v1_responses)
         if self.control_api:
             add_control_routes(app, self)
         app.router.add_route("*", "/{tail:.*}", self._not_found)
@@ -103,6 +117,15 @@ class FakeOpenAI(FakeServer):
     async def _azure_chat(self, request: web.Request) -> web.StreamResponse:
         return await self._chat(request, "azure", request.match_info["deployment"])
 
+    async def _openai_responses(self, request: web.Request) -> web.StreamResponse:
+        return await self._responses(request, "openai", "deployment")
+
+    async def _azure_responses(self, request: web.Request) -> web.StreamResponse:
+        return await self._responses(request, "azure", "dated")
+
+    async def _azure_v1_responses(self, request: web.Request) -> web.StreamResponse:
+        return await self._responses(request, "azure", "v1")
+
     async def _openai_embeddings(self, request: web.Request) -> web.StreamResponse:
         return await self._embeddings(request, "openai", None)
 
@@ -112,7 +135,7 @@ class FakeOpenAI(FakeServer):
     # ------------------------------------------------------------------------------ request prelude
 
     async def _prelude(
-        self, request: web.Request, flavor: Flavor, deployment: str | None
+        self, request: web.Request, flavor: Flavor, deployment: str | None, route: AzureRoute = "deployment"
     ) -> tuple[dict[str, Any], web.Response | None]:
         """Record the request, then check auth, Azure routing and the JSON body."""
         raw = await request.read()
@@ -123,27 +146,36 @@ class FakeOpenAI(FakeServer):
             except orjson.JSONDecodeError:
                 parsed = _BAD_JSON
         headers = self._record(request, raw, None if parsed is _BAD_JSON else parsed)
-        rejection = self._check_auth(headers, flavor) or self._check_azure(request, flavor, deployment)
+        rejection = self._check_auth(headers, flavor, route) or self._check_azure(request, flavor, deployment, route)
         if rejection is None and request.method == "POST" and not isinstance(parsed, dict):
             rejection = json_response(errors.invalid_json(flavor), 400)
         return (parsed if isinstance(parsed, dict) else {}), rejection
 
-    def _check_auth(self, headers: Mapping[str, str], flavor: Flavor) -> web.Response | None:
+    def _check_auth(self, headers: Mapping[str, str], flavor: Flavor, route: AzureRoute) -> web.Response | None:
+        auth = headers.get("authorization", "")
+        bearer = auth[7:].strip() if auth[:7].lower() == "bearer " else None
         if flavor == "azure":
             expected, presented = self.azure_api_key, headers.get("api-key")
+            if route == "v1" and presented is None:
+                presented = bearer
         else:
-            expected = self.api_key
-            auth = headers.get("authorization", "")
-            presented = auth[7:].strip() if auth[:7].lower() == "bearer " else None
+            expected, presented = self.api_key, bearer
         if expected is None or presented == expected:
             return None
         return json_response(errors.unauthorized(flavor, presented), 401)
 
-    def _check_azure(self, request: web.Request, flavor: Flavor, deployment: str | None) -> web.Response | None:
+    def _check_azure(
+        self, request: web.Request, flavor: Flavor, deployment: str | None, route: AzureRoute
+    ) -> web.Response | None:
         if flavor != "azure":
             return None
-        if not request.query.get("api-version"):
+        if route != "v1" and not request.query.get("api-version"):
             return json_response(errors.missing_api_version(), 400)
+        if route == "deployment":
+            return self._check_deployment(deployment)
+        return None
+
+    def _check_deployment(self, deployment: str | None) -> web.Response | None:
         if self.azure_deployments is not None and deployment not in self.azure_deployments:
             return json_response(errors.deployment_not_found(), 404)
         return None
@@ -209,6 +241,51 @@ class FakeOpenAI(FakeServer):
         frames = stream_frames(reply, behavior.chunks or DEFAULT_CHUNKS)
         if behavior.malformed:
             frames.insert(2 if flavor == "azure" else 1, malformed_frame(reply.completion_id))
+        return await self._stream_frames(request, frames, behavior)
+
+    # ----------------------------------------------------------------------------------- responses
+
+    async def _responses(self, request: web.Request, flavor: Flavor, route: AzureRoute) -> web.StreamResponse:
+        body, rejection = await self._prelude(request, flavor, None, route)
+        if rejection is not None:
+            return rejection
+        model = body.get("model")
+        if not isinstance(model, str) or not model:
+            return json_response(errors.missing_parameter(flavor, "model"), 400)
+        rejection = self._check_deployment(model) if flavor == "azure" else None
+        if rejection is not None:
+            return rejection
+        if body.get("input") is not None and not isinstance(body["input"], str | list):
+            return json_response(_invalid(flavor, "input"), 400)
+        stream = body.get("stream") is True
+        behavior = self._pick("chat", model, flavor)
+        return await self._guard(stream, self._answer_responses(request, flavor, body, model, behavior, stream))
+
+    async def _answer_responses(
+        self, request: web.Request, flavor: Flavor, body: dict[str, Any], model: str, behavior: Behavior, stream: bool
+    ) -> web.StreamResponse:
+        stream_error = stream and behavior.status >= 400 and behavior.disconnect_after is not None
+        if stream_error:
+            await asyncio.sleep(behavior.latency)
+        else:
+            shaped = await self._shape(request, flavor, behavior, model, stream)
+            if shaped is not None:
+                return shaped
+        served = behavior.served_model or self._served_name(flavor, model)
+        chat = build_reply(flavor, responses_api.chat_view(body), served, behavior)
+        reply = responses_api.ResponsesReply.of(chat, body, behavior.usage)
+        if not stream:
+            return json_response(responses_api.response_object(reply), behavior.status, behavior.headers)
+        frames = responses_api.stream_frames(reply, behavior.chunks or DEFAULT_CHUNKS)
+        if behavior.malformed:
+            frames.insert(1, responses_api.malformed_frame(reply.response_id))
+        if stream_error and behavior.disconnect_after is not None:
+            sent = behavior.disconnect_after
+            error_body = behavior.error_body
+            if error_body is None:
+                error_body = errors.default_error(flavor, behavior.status, model)
+            frames = [*frames[:sent], responses_api.error_frame(sent, behavior.status, error_body, flavor)]
+            behavior = dataclasses.replace(behavior, disconnect_after=None)
         return await self._stream_frames(request, frames, behavior)
 
     # --------------------------------------------------------------------------------- embeddings

@@ -40,6 +40,12 @@ class Behavior:
       headers           extra response headers (``Retry-After``, ``retry-after-ms``, ``x-ratelimit-*`` ...)
       content           reply text (default: the deterministic default sentence, ``chunks`` words long)
       tool_calls        answer with these tool calls (finish_reason "tool_calls")
+      reasoning         the model's reasoning text, sent before the answer even when the request did not ask for
+                        reasoning: an Anthropic ``thinking`` block (signed), a Gemini thought part (with a
+                        ``thoughtSignature`` where the model puts one: see ``fake_gemini.reply``), a Bedrock
+                        ``reasoningContent`` block (signed); ``""`` suppresses the reasoning a request asked for;
+                        None (default) sends the fake's default reasoning only when the request asks for it. The
+                        OpenAI and Azure fakes ignore it.
       chunks            number of content deltas in a stream (default 20)
       chunk_interval    seconds between stream frames
       disconnect_after  close the TCP connection after this many SSE frames (no terminating chunk, no
@@ -61,6 +67,7 @@ class Behavior:
     headers: dict[str, str] = field(default_factory=dict)
     content: str | None = None
     tool_calls: list[ToolCall] | None = None
+    reasoning: str | None = None
     chunks: int | None = None
     chunk_interval: float = 0.0
     disconnect_after: int | None = None

@@ -25,6 +25,7 @@ from wardgate.api.render import Headers, Receive, Send, send_json, send_sse
 from wardgate.core.errors import GatewayError, InvalidRequestError
 from wardgate.core.streams import close_quietly
 from wardgate.core.types import Endpoint, ProxyRequest, ProxyResponse, StreamSource
+from wardgate.routing.table import Deployment
 from wardgate.runtime import AppState
 
 
@@ -82,20 +83,48 @@ class AnthropicRoutes:
         await run_proxy(self._state(), self._request_id, scope, receive, send, Endpoint.CHAT, parser, ANTHROPIC)
 
     async def count_tokens(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """A local estimate (≈ 4 characters a token, images 1,600): the same on every route, no upstream call."""
+        """The exact count from the model's first deployment when its provider offers one (Anthropic, Gemini,
+        Bedrock), else a local estimate (about 4 characters a token, 1,600 an image) — also while that provider is
+        unavailable."""
         headers = request_headers(scope)
         out: Headers = [(b"x-request-id", self._request_id(headers).encode())]
         state = self._state()
         try:
             state.verifier.verify(headers)
-            body = load_object(await read_body(receive, headers, state.snapshot.config.server.max_body_bytes))
+            raw = await read_body(receive, headers, state.snapshot.config.server.max_body_bytes)
+            body = load_object(raw)
             model = body.get("model")
             if not isinstance(model, str) or not model:
                 raise InvalidRequestError("model: Field required", param="model")
-            state.snapshot.routes.resolve(model)
-            result: dict[str, Any] = {"input_tokens": estimate_tokens(body)}
+            if not isinstance(body.get("messages"), list):
+                raise InvalidRequestError("messages: Field required", param="messages")
+            route = state.snapshot.routes.resolve(model)
+            count = await _upstream_count(route.deployments, body, raw, headers)
+            result: dict[str, Any] = {"input_tokens": estimate_tokens(body) if count is None else count}
         except GatewayError as exc:
             await ANTHROPIC.error(send, exc, out)
             return
         await send_json(send, 200, orjson.dumps(result), out)
 
+
+async def _upstream_count(
+    deployments: tuple[Deployment, ...], body: dict[str, Any], raw: bytes, headers: dict[str, str]
+) -> int | None:
+    """Ask the first deployment's provider, when it has a count API; None means: estimate locally."""
+    if not deployments:
+        return None
+    deployment = deployments[0]
+    count = getattr(deployment.client, "count_tokens", None)
+    if count is None:
+        return None
+    parsed = parse_messages(raw if "max_tokens" in body else orjson.dumps({**body, "max_tokens": 1}), headers)
+    request = ProxyRequest(Endpoint.CHAT, raw)
+    request.body, request.model, request.native = parsed.body, parsed.model, parsed.native
+    request.untranslatable = parsed.untranslatable
+    try:
+        result: int | None = await count(request, deployment.target)
+    except GatewayError as exc:
+        if not exc.retryable:
+            raise
+        return None  # the provider is unavailable right now: an estimate beats a failure
+    return result

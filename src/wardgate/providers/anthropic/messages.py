@@ -126,6 +126,9 @@ def _assistant_blocks(msg: dict[str, Any], i: int, ctx: TranslationContext) -> l
     return _with_message_cache(msg, blocks, i)
 
 
+FOREIGN_SIGNATURE = "gemini:"
+
+
 def _thinking_blocks(value: Any, i: int) -> list[Block]:
     if value is None:
         return []
@@ -136,6 +139,8 @@ def _thinking_blocks(value: Any, i: int) -> list[Block]:
     for block in value:
         kind = block.get("type") if isinstance(block, dict) else None
         if kind == "thinking" and isinstance(block.get("thinking"), str) and isinstance(block.get("signature"), str):
+            if block["signature"].startswith(FOREIGN_SIGNATURE):
+                continue  # signed by Gemini (see providers.gemini.response): Anthropic could not verify it
             out.append({"type": "thinking", "thinking": block["thinking"], "signature": block["signature"]})
         elif kind == "redacted_thinking" and isinstance(block.get("data"), str):
             out.append({"type": "redacted_thinking", "data": block["data"]})

@@ -7,7 +7,8 @@ https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ContentBlock
 - ``tool`` messages become ``toolResult`` blocks in a user message, placed before the user's own blocks;
 - consecutive messages of the same role are merged (Converse requires user/assistant alternation);
 - an assistant's ``thinking_blocks`` (Anthropic shape) go first as ``reasoningContent`` so Claude's signed
-  thinking round-trips through tool use;
+  thinking round-trips through tool use; a block signed by Gemini (``gemini:`` signatures, see
+  ``wardgate.providers.gemini.response``) is left out: Bedrock could not verify it and would refuse the request;
 - Anthropic-style ``cache_control`` on a part (or a whole message) adds a ``cachePoint`` block after it, its
   ``ttl`` kept;
 - images and files must be ``data:`` URLs (the client inlines http(s) images first: ``needs_image_bytes``); blobs
@@ -50,6 +51,7 @@ DOCUMENT_FORMATS = {
 _DATA_URL = re.compile(r"data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(?:;[^,;]*)*),(?P<data>.*)", re.DOTALL)
 _BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 _DOC_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9\s\-()\[\]]+")
+_FOREIGN_SIGNATURE = "gemini:"  # how the Gemini adapter marks its thought signatures
 
 
 def _invalid(message: str) -> InvalidRequestError:
@@ -172,7 +174,7 @@ def _document_block(file: Any, ctx: TranslationContext) -> Block | None:
 
 
 def assistant_blocks(message: Mapping[str, Any]) -> list[Block]:
-    blocks: list[Block] = [_reasoning_block(b) for b in message.get("thinking_blocks") or ()]
+    blocks: list[Block] = [_reasoning_block(b) for b in message.get("thinking_blocks") or () if not _foreign(b)]
     content = message.get("content")
     if isinstance(content, str):
         if content:
@@ -192,6 +194,11 @@ def assistant_blocks(message: Mapping[str, Any]) -> list[Block]:
         blocks.append(_tool_use_block(call))
     _message_cache_point(message, blocks)
     return blocks
+
+
+def _foreign(block: Any) -> bool:
+    signature = block.get("signature") if isinstance(block, Mapping) else None
+    return isinstance(signature, str) and signature.startswith(_FOREIGN_SIGNATURE)
 
 
 def _reasoning_block(block: Any) -> Block:

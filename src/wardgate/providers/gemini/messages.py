@@ -8,8 +8,15 @@ assistant tool calls become ``functionCall`` parts and tool results ``functionRe
 
 Thought signatures (https://ai.google.dev/gemini-api/docs/thought-signatures) ride on tool calls as
 ``extra_content.google.thought_signature`` — the convention of Google's own OpenAI-compatible endpoint — and go
-back as ``thoughtSignature``. Gemini 3 rejects a replayed function call without one, so for those models a call
-that lost its signature gets the documented ``skip_thought_signature_validator`` placeholder.
+back as ``thoughtSignature``. They also come back in ``thinking_blocks`` (what Anthropic clients keep), marked with
+the part that carried them (see ``response.mark_signature``): a ``thought`` signature returns as a thought part
+(``thought: true``, the block's text, ``thoughtSignature``) before the turn's other parts, a ``call`` signature
+on the turn's function calls in order (unless a call already has one from ``extra_content``), a ``text`` signature
+on the turn's last text part (Gemini only recommends returning that one; without a text part it is left out).
+Unmarked signatures are another provider's, which Gemini could not verify: they are left out, as is unsigned
+reasoning (Gemini reads nothing from thought text without its signature). Gemini 3 rejects a replayed function
+call without a signature, so for those models a call that lost its signature gets the documented
+``skip_thought_signature_validator`` placeholder.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from typing import Any
 import orjson
 
 from wardgate.core.errors import InvalidRequestError
+from wardgate.providers.gemini.response import read_signature
 
 SKIP_SIGNATURE = "skip_thought_signature_validator"
 _AUDIO_TYPES = {"wav": "audio/wav", "mp3": "audio/mp3"}
@@ -139,9 +147,36 @@ def _assistant_parts(
     if not isinstance(calls, list):
         raise InvalidRequestError(f"messages[{index}].tool_calls must be an array", param="messages")
     call_parts = [_function_call(call, index, call_names) for call in calls]
+    thoughts, signatures = _signed_thinking(message.get("thinking_blocks"))
+    if not any("thoughtSignature" in p for p in call_parts):
+        for part, signature in zip(call_parts, signatures["call"], strict=False):
+            part["thoughtSignature"] = signature
+    if parts and signatures["text"]:
+        parts[-1]["thoughtSignature"] = signatures["text"][-1]
     if need_signatures and call_parts and not any("thoughtSignature" in p for p in call_parts):
         call_parts[0]["thoughtSignature"] = SKIP_SIGNATURE
-    return parts + call_parts
+    return thoughts + parts + call_parts
+
+
+def _signed_thinking(blocks: Any) -> tuple[list[JSONDict], dict[str, list[str]]]:
+    """Thought parts for Gemini's own signed thoughts, and its other signatures by the kind of part they sign."""
+    thoughts: list[JSONDict] = []
+    signatures: dict[str, list[str]] = {"call": [], "text": []}
+    for block in blocks if isinstance(blocks, list) else []:
+        if not isinstance(block, Mapping) or block.get("type") != "thinking":
+            continue
+        signed = read_signature(block.get("signature"))
+        if signed is None:
+            continue
+        kind, signature = signed
+        if kind == "thought":
+            text = block.get("thinking")
+            thoughts.append(
+                {"text": text if isinstance(text, str) else "", "thought": True, "thoughtSignature": signature}
+            )
+        else:
+            signatures[kind].append(signature)
+    return thoughts, signatures
 
 
 def _function_call(call: Any, index: int, call_names: dict[str, str]) -> JSONDict:

@@ -53,8 +53,8 @@ THINKING_BUDGETS = {"none": 0, "minimal": 0, "low": 1024, "medium": 8192, "high"
 def chat_request(body: Mapping[str, Any], ctx: TranslationContext) -> JSONDict:
     """The Gemini request body for an OpenAI chat body (never mutates ``body``)."""
     ctx.check_unknown({k: v for k, v in body.items() if v is not None}, HANDLED)
-    if body.get("user") is not None:
-        ctx.unsupported("user", "Gemini has no end-user identifier")
+    # ``user`` (an end-user id for abuse monitoring) never changes the answer and Gemini has no field for it, so it
+    # is accepted and not forwarded rather than refused (Claude Code sends one on every request).
     messages = body.get("messages")
     if isinstance(messages, list) and any(isinstance(m, Mapping) and m.get("name") is not None for m in messages):
         ctx.unsupported("name", "Gemini turns carry no participant names")

@@ -7,6 +7,15 @@ stable ``call_…`` id when Gemini gives none, and the part's ``thoughtSignature
 a prompt blocked by ``promptFeedback.blockReason`` is an empty ``content_filter`` answer. Usage: ``prompt_tokens``
 = promptTokenCount (which includes cachedContentTokenCount) + toolUsePromptTokenCount, ``completion_tokens`` =
 candidatesTokenCount + thoughtsTokenCount.
+
+Thought signatures (https://ai.google.dev/gemini-api/docs/thought-signatures) may sit on any part: a thought, a
+``functionCall`` or a text part. Clients of other dialects keep signed reasoning as Anthropic-shaped
+``thinking_blocks`` (an Anthropic client can carry nothing else back), so a candidate with signatures also gets
+``thinking_blocks``: its thought text in runs, each closed by the next signature, the signature marked with the
+kind of part that carried it (``gemini:thought:…``, ``gemini:call:…``, ``gemini:text:…``; see
+:func:`mark_signature`). The mark tells ``messages`` where to put the signature back and keeps other providers'
+signatures away from Gemini (and Gemini's away from them). Thought text after the last signature is an unsigned
+block (empty signature), so the blocks always hold all the reasoning.
 """
 
 from __future__ import annotations
@@ -40,6 +49,57 @@ _FINISH = {
 
 
 _FAILED = frozenset({"MALFORMED_FUNCTION_CALL", "UNEXPECTED_TOOL_CALL"})
+SIGNATURE_MARK = "gemini:"
+SIGNED_PARTS = frozenset({"thought", "call", "text"})
+
+
+def mark_signature(kind: str, signature: str) -> str:
+    """A Gemini thought signature as a thinking-block signature: ``gemini:<kind>:<signature>``, where ``kind``
+    says which part carried it (``thought``, ``call`` or ``text``)."""
+    return f"{SIGNATURE_MARK}{kind}:{signature}"
+
+
+def read_signature(value: Any) -> tuple[str, str] | None:
+    """``(kind, signature)`` of a signature made by :func:`mark_signature`; None for any other."""
+    if not isinstance(value, str) or not value.startswith(SIGNATURE_MARK):
+        return None
+    kind, sep, signature = value[len(SIGNATURE_MARK) :].partition(":")
+    if not sep or kind not in SIGNED_PARTS or not signature:
+        return None
+    return kind, signature
+
+
+def part_signature(part: Mapping[str, Any]) -> tuple[str, str] | None:
+    """``(kind, signature)`` when the part carries a thought signature."""
+    signature = part.get("thoughtSignature")
+    if not isinstance(signature, str) or not signature:
+        return None
+    if part.get("thought") is True:
+        return "thought", signature
+    return ("call" if isinstance(part.get("functionCall"), Mapping) else "text"), signature
+
+
+def signed_block(thinking: str, kind: str, signature: str) -> JSONDict:
+    """The ``thinking_blocks`` entry for reasoning text closed by a signature."""
+    return {"type": "thinking", "thinking": thinking, "signature": mark_signature(kind, signature)}
+
+
+def thinking_blocks(parts: list[Any]) -> list[JSONDict]:
+    """A candidate's thought text in runs closed by signatures (empty when nothing is signed)."""
+    blocks: list[JSONDict] = []
+    run = ""
+    for part in parts:
+        if not isinstance(part, Mapping):
+            continue
+        if part.get("thought") is True and isinstance(part.get("text"), str):
+            run += part["text"]
+        signed = part_signature(part)
+        if signed is not None:
+            blocks.append(signed_block(run, *signed))
+            run = ""
+    if blocks and run:
+        blocks.append({"type": "thinking", "thinking": run, "signature": ""})
+    return blocks
 
 
 def finish_reason(raw: Any, has_calls: bool) -> str:
@@ -141,7 +201,8 @@ def _choice(ctx: TranslationContext, candidate: Mapping[str, Any], index: int) -
     calls: list[JSONDict] = []
     content = candidate.get("content")
     parts = content.get("parts") if isinstance(content, Mapping) else None
-    for part in parts if isinstance(parts, list) else []:
+    parts = parts if isinstance(parts, list) else []
+    for part in parts:
         if not isinstance(part, Mapping):
             continue
         call = function_call_dict(ctx, part, index, len(calls))
@@ -151,6 +212,8 @@ def _choice(ctx: TranslationContext, candidate: Mapping[str, Any], index: int) -
             (thoughts if part.get("thought") is True else texts).append(part["text"])
     check_usable(candidate.get("finishReason"), bool(texts or calls))
     text = "".join(texts) if texts else (None if calls else "")
-    message = oa.message(text, calls or None, reasoning="".join(thoughts) or None)
+    message = oa.message(
+        text, calls or None, reasoning="".join(thoughts) or None, thinking_blocks=thinking_blocks(parts) or None
+    )
     reason = finish_reason(candidate.get("finishReason"), bool(calls))
     return {"index": index, "message": message, "finish_reason": reason, "logprobs": None}

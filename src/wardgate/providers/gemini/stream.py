@@ -6,6 +6,12 @@ Each SSE ``data:`` line carries a whole ``GenerateContentResponse`` chunk (https
 part, so each becomes the opening tool-call delta followed by one arguments delta. ``usageMetadata`` may repeat
 on several chunks; the last one wins and becomes the usage chunk at the end. An ``{"error": …}`` chunk raises the
 mapped error; a stream that ends before every candidate finished raises ``StreamInterruptedError``.
+
+Thought signatures become ``thinking_blocks`` deltas (see ``response``) the moment they arrive, before the part
+that carries them: a signature that follows thought text directly signs that text (the thinking block a client is
+building); once text or a tool call came in between, that reasoning was already delivered unsigned and the
+signature travels in a block with no text of its own. Signature-only parts (an empty text or thought part holding
+just the signature, as Gemini streams them) produce nothing else.
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ from wardgate.providers.gemini.response import (
     check_usable,
     finish_reason,
     function_call_dict,
+    part_signature,
+    signed_block,
     usage_from,
 )
 from wardgate.providers.sse import SSEDecoder
@@ -38,6 +46,7 @@ class _Candidate:
     calls: int = 0
     output: bool = False
     finished: bool = False
+    run: str = ""  # thought text streamed since the last signature or other output
 
 
 class GeminiStreamTranslator:
@@ -119,7 +128,7 @@ class GeminiStreamTranslator:
             if not isinstance(part, Mapping):
                 continue
             deltas = self._part(part, index, state)
-            if any("reasoning_content" not in delta for delta in deltas):
+            if any("content" in delta or "tool_calls" in delta for delta in deltas):
                 state.output = True
             if deltas and not state.started:
                 state.started = True
@@ -136,6 +145,17 @@ class GeminiStreamTranslator:
         return out
 
     def _part(self, part: Mapping[str, Any], index: int, state: _Candidate) -> list[JSONDict]:
+        deltas: list[JSONDict] = []
+        text = part.get("text")
+        text = text if isinstance(text, str) else ""
+        thought = part.get("thought") is True
+        if thought and text:
+            state.run += text
+            deltas.append({"reasoning_content": text})
+        signed = part_signature(part)
+        if signed is not None:
+            deltas.append({"thinking_blocks": [signed_block(state.run, *signed)]})
+            state.run = ""
         call = function_call_dict(self._ctx, part, index, state.calls)
         if call is not None:
             start = oa.tool_call_start(state.calls, call["id"], call["function"]["name"])
@@ -143,8 +163,9 @@ class GeminiStreamTranslator:
                 start["tool_calls"][0]["extra_content"] = call["extra_content"]
             arguments = oa.tool_call_arguments(state.calls, call["function"]["arguments"])
             state.calls += 1
-            return [start, arguments]
-        text = part.get("text")
-        if not isinstance(text, str) or not text:
-            return []
-        return [{"reasoning_content": text} if part.get("thought") is True else {"content": text}]
+            state.run = ""
+            deltas.extend([start, arguments])
+        elif text and not thought:
+            state.run = ""
+            deltas.append({"content": text})
+        return deltas

@@ -1,10 +1,15 @@
 """Pure translation for OpenAI-style upstreams: the canonical request *is* the OpenAI wire format, so the body is
-forwarded untouched apart from ``model`` (and untouched byte for byte when the model name does not change)."""
+forwarded untouched apart from ``model`` (and untouched byte for byte when the model name does not change).
+
+The Responses API (``POST /v1/responses``, https://platform.openai.com/docs/api-reference/responses) is a native
+dialect (``core.types.RESPONSES_DIALECT``): OpenAI and Azure OpenAI deployments take such a request as the client
+sent it (:meth:`OpenAIAdapter.responses_call`); OpenAI-compatible servers get its chat translation like any other
+request."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import orjson
 
@@ -14,6 +19,16 @@ from wardgate.providers.base import UpstreamCall
 from wardgate.providers.openai.errors import map_openai_error
 
 PATHS = {Endpoint.CHAT: "/chat/completions", Endpoint.EMBEDDINGS: "/embeddings"}
+RESPONSES_PATH = "/responses"
+
+
+@runtime_checkable
+class ResponsesAdapter(Protocol):
+    """An adapter whose upstream serves the Responses API natively."""
+
+    def responses_call(self, body: bytes, stream: bool) -> UpstreamCall:
+        """The call for a Responses API body whose ``model`` is already the upstream's."""
+        ...
 
 
 def body_for_model(request: ProxyRequest, upstream_model: str) -> bytes:
@@ -62,6 +77,9 @@ class OpenAIAdapter:
         return UpstreamCall(
             path=PATHS[request.endpoint], body=body_for_model(request, upstream_model), stream=request.stream
         )
+
+    def responses_call(self, body: bytes, stream: bool) -> UpstreamCall:
+        return UpstreamCall(path=RESPONSES_PATH, body=body, stream=stream)
 
     def map_error(self, status: int, body: bytes, headers: Mapping[str, str]) -> GatewayError:
         return map_openai_error(status, body, headers)

@@ -3,6 +3,10 @@
 Non-streaming bodies are checked to be JSON and forwarded as received; streams are relayed event by event as they
 arrive, and a stream that ends without ``[DONE]`` or carries an invalid event raises, so the client never mistakes
 a cut stream for a finished one.
+
+OpenAI and Azure OpenAI deployments also take Responses API requests (``NativeBody`` dialect
+:data:`~wardgate.core.types.RESPONSES_DIALECT`) as the client sent them and answer in that dialect
+(:mod:`wardgate.providers.openai.responses`); OpenAI-compatible servers get the request's chat translation.
 """
 
 from __future__ import annotations
@@ -13,14 +17,18 @@ import orjson
 
 from wardgate.config.schema import Timeouts
 from wardgate.core.errors import GatewayError, StreamInterruptedError, UpstreamStatusError
-from wardgate.core.types import Endpoint, ProxyRequest, ProxyResponse, RequestContext
+from wardgate.core.types import RESPONSES_DIALECT, Endpoint, NativeBody, ProxyRequest, ProxyResponse, RequestContext
 from wardgate.providers.auth import Credential
 from wardgate.providers.base import Adapter, DeploymentTarget
+from wardgate.providers.openai.adapter import ResponsesAdapter
+from wardgate.providers.openai.responses import ResponsesEventRelay, native_body
 from wardgate.providers.sse import SSEDecoder
 from wardgate.providers.transport import Transport
 from wardgate.providers.upstream import ErrorMapper, UrlCache, read_error, relay_stream
 
 _JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
+RESPONSES_TYPES = frozenset({"openai", "azure_openai"})
+"""Provider types whose upstream serves the Responses API (OpenAI-compatible servers get its chat translation)."""
 
 
 class OpenAIStyleClient:
@@ -49,11 +57,14 @@ class OpenAIStyleClient:
         if credential is not None:
             self._headers.update(credential.headers())
         self._urls = UrlCache(base_url)
+        self._responses = adapter if type in RESPONSES_TYPES and isinstance(adapter, ResponsesAdapter) else None
 
     def supports(self, endpoint: Endpoint) -> bool:
         return True
 
     async def invoke(self, ctx: RequestContext, request: ProxyRequest, target: DeploymentTarget) -> ProxyResponse:
+        if request.native is not None and self._responses is not None and request.native.dialect == RESPONSES_DIALECT:
+            return await self._responses_passthrough(self._responses, request.native, request.stream, target)
         call = self._adapter.build_call(request, target.upstream_model)
         headers = {**self._headers, **call.headers} if call.headers else self._headers
         _, url = self._urls.get(call)
@@ -73,6 +84,30 @@ class OpenAIStyleClient:
         except orjson.JSONDecodeError:
             raise UpstreamStatusError(f"provider {self.name} sent a response that is not valid JSON") from None
         return ProxyResponse(body=body)
+
+    async def _responses_passthrough(
+        self, adapter: ResponsesAdapter, native: NativeBody, stream: bool, target: DeploymentTarget
+    ) -> ProxyResponse:
+        """A Responses API request forwarded as the client sent it (only ``model`` changed), answered as it came."""
+        call = adapter.responses_call(native_body(native, target.upstream_model), stream)
+        headers = {**self._headers, **call.headers} if call.headers else self._headers
+        _, url = self._urls.get(call)
+        reply = await self._transport.send(self.name, url, call.body, headers, self._timeouts, stream)
+        if reply.status != 200:
+            raise await read_error(reply, self.name, self._adapter.map_error, self._scrub)
+        if not stream:
+            body = await reply.read_all(self.name)
+            try:
+                orjson.loads(body)
+            except orjson.JSONDecodeError:
+                raise UpstreamStatusError(f"provider {self.name} sent a response that is not valid JSON") from None
+            return ProxyResponse(body=body, dialect=RESPONSES_DIALECT)
+        if not reply.headers.get("Content-Type", "").startswith("text/event-stream"):
+            reply.response.close()
+            raise UpstreamStatusError(f"provider {self.name} did not answer with an event stream")
+        relay = ResponsesEventRelay(self.name, self._adapter.map_error)
+        events = relay_stream(reply, self.name, self._timeouts.idle, relay, self._scrub)
+        return ProxyResponse(stream=events, dialect=RESPONSES_DIALECT)
 
     def _scrub(self, error: GatewayError) -> GatewayError:
         if self._credential is not None:

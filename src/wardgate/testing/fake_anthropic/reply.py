@@ -5,7 +5,8 @@
   the tool's ``input_schema`` (valid against it: JSON mode through a forced tool gets schema-valid JSON).
 * Otherwise text: ``Behavior.content`` or the default sentence; ``max_tokens`` cuts it (in words, stop reason
   ``max_tokens``), ``stop_sequences`` end it early (``stop_sequence``).
-* Extended thinking (``thinking`` enabled or adaptive) → a signed ``thinking`` block first.
+* Extended thinking (``thinking`` enabled or adaptive) → a signed ``thinking`` block first (``THINKING_TEXT``);
+  ``Behavior.reasoning`` scripts its text (and sends it even without ``thinking``; ``""`` sends none).
 * Usage: ≈ characters / 4 of the prompt; prompt caching is simulated: the prefix up to the last ``cache_control``
   marker is written to the cache on first sight (``cache_creation_input_tokens``, split by TTL) and read from it
   afterwards (``cache_read_input_tokens``), as https://docs.anthropic.com/en/docs/build-with-claude/prompt-caching
@@ -81,9 +82,10 @@ def default_text(words: int) -> str:
 
 def build_reply(body: JSONDict, model: str, behavior: Behavior, cache: PromptCache) -> AnthropicReply:
     blocks: list[JSONDict] = []
-    if _thinking_on(body):
+    reasoning = behavior.reasoning if behavior.reasoning is not None else (THINKING_TEXT if _thinking_on(body) else "")
+    if reasoning:
         signature = base64.b64encode(os.urandom(48)).decode()
-        blocks.append({"type": "thinking", "thinking": THINKING_TEXT, "signature": signature})
+        blocks.append({"type": "thinking", "thinking": reasoning, "signature": signature})
     calls = _tool_uses(body, behavior)
     text = (
         behavior.content
@@ -102,7 +104,7 @@ def build_reply(body: JSONDict, model: str, behavior: Behavior, cache: PromptCac
     if behavior.finish_reason is not None:
         stop_reason = _FINISH_TO_STOP.get(behavior.finish_reason, behavior.finish_reason)
     output = count_words(text or "") + sum(math.ceil(len(orjson.dumps(c["input"])) / 4) for c in calls)
-    thinking_tokens = count_words(THINKING_TEXT) if blocks and blocks[0]["type"] == "thinking" else 0
+    thinking_tokens = count_words(reasoning)
     usage = _usage(body, max(1, output + thinking_tokens), cache)
     if thinking_tokens:
         usage["output_tokens_details"] = {"thinking_tokens": thinking_tokens}

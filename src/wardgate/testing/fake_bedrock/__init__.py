@@ -1,7 +1,8 @@
 """Fake AWS Bedrock Runtime for tests (shipped so users can test their apps against a gateway too).
 
 Owns: ``FakeBedrock`` (``server``) — a real aiohttp server for Converse, ConverseStream (binary event-stream
-frames with correct CRCs, written by ``eventstream.encode_message``) and InvokeModel embeddings (Titan, Cohere),
+frames with correct CRCs, written by ``eventstream.encode_message``), CountTokens and InvokeModel embeddings
+(Titan, Cohere),
 which verifies every request's SigV4 signature by re-signing it with botocore (``sigv4``), validates bodies against
 botocore's service model and Bedrock's conversation rules (``validate``), answers from ``Behavior`` scripts
 (``replies``, ``embeddings``) with Bedrock's error bodies (``errors``).

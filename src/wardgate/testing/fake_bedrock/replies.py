@@ -4,7 +4,8 @@
 - ``toolChoice`` ``any`` → a call of the first tool, ``tool`` → a call of the named one, with an input that
   validates against the tool's JSON schema; ``Behavior(tool_calls=[...])`` → exactly those (parallel) calls.
 - ``additionalModelRequestFields.thinking`` (Claude) or ``reasoningConfig`` (Nova 2) enabled → a signed
-  ``reasoningContent`` block first, as Claude returns it.
+  ``reasoningContent`` block first, as Claude returns it (streamed as ``reasoningContent`` text deltas, then one
+  ``signature`` delta); ``Behavior.reasoning`` scripts its text (and sends it even without thinking; ``""`` none).
 - ``inferenceConfig.maxTokens`` truncates the text (in words) with ``stopReason: max_tokens``.
 """
 
@@ -131,7 +132,10 @@ def build_reply(body: Mapping[str, Any], behavior: Behavior) -> ConverseReply:
         text, stop = truncate_words(text, limit), "max_tokens"
     if behavior.finish_reason is not None:
         stop = STOP_REASONS.get(behavior.finish_reason, behavior.finish_reason)
-    reasoning = REASONING_TEXT if _thinking_enabled(body) else None
+    reasoning = behavior.reasoning
+    if reasoning is None:
+        reasoning = REASONING_TEXT if _thinking_enabled(body) else None
+    reasoning = reasoning or None
     output = count_words(text or "") + count_words(reasoning or "")
     output += sum(math.ceil(len(orjson.dumps(u.input)) / 4) for u in uses)
     return ConverseReply(

@@ -4,12 +4,16 @@ Routes (paths as botocore builds them; the model id is one percent-encoded path 
   POST /model/{modelId}/converse          Converse (JSON)
   POST /model/{modelId}/converse-stream   ConverseStream (``application/vnd.amazon.eventstream`` binary frames)
   POST /model/{modelId}/invoke            InvokeModel for Titan and Cohere embedding models
+  POST /model/{modelId}/count-tokens      CountTokens (``converse`` or ``invokeModel`` input; ≈ characters / 4;
+                                          inference profiles and Amazon Nova ids are refused as AWS refuses them)
   /_fake/*                                the control API shared with the other fakes
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import time
 from typing import Any
 from urllib.parse import unquote
@@ -20,7 +24,7 @@ from aiohttp import web
 from wardgate.testing.control import add_control_routes
 from wardgate.testing.fake_bedrock import embeddings, errors
 from wardgate.testing.fake_bedrock.eventstream import event_frame, exception_frame
-from wardgate.testing.fake_bedrock.replies import build_reply, converse_body, stream_frames
+from wardgate.testing.fake_bedrock.replies import build_reply, converse_body, estimate_input_tokens, stream_frames
 from wardgate.testing.fake_bedrock.sigv4 import Received, SigV4Verifier
 from wardgate.testing.fake_bedrock.validate import BedrockModel, conversation_error
 from wardgate.testing.recording import RecordedRequest
@@ -29,7 +33,13 @@ from wardgate.testing.script import Behavior
 from wardgate.testing.server import FakeServer
 
 EVENT_STREAM = "application/vnd.amazon.eventstream"
-_OPERATIONS = {"converse": "Converse", "converse-stream": "ConverseStream", "invoke": "InvokeModel"}
+_OPERATIONS = {
+    "converse": "Converse",
+    "converse-stream": "ConverseStream",
+    "invoke": "InvokeModel",
+    "count-tokens": "CountTokens",
+}
+_PROFILE_PREFIXES = ("us.", "us-gov.", "eu.", "apac.", "jp.", "au.", "ca.", "global.")
 _NOT_JSON = object()
 
 
@@ -100,6 +110,8 @@ class FakeBedrock(FakeServer):
             return errors.error_response(400, "ValidationException", "The provided model identifier is invalid.")
         if segments[3] == "invoke":
             return await self._invoke(request, model_id, parsed)
+        if segments[3] == "count-tokens":
+            return self._count_tokens(model_id, parsed)
         if not isinstance(parsed, dict):
             return errors.error_response(400, "SerializationException", "Invalid JSON body")
         return await self._converse(request, model_id, parsed, stream=segments[3] == "converse-stream")
@@ -178,6 +190,37 @@ class FakeBedrock(FakeServer):
         except ConnectionError:
             self._client_gone(True)
         return resp
+
+    # --------------------------------------------------------------------------------- count tokens
+
+    def _count_tokens(self, model_id: str, parsed: Any) -> web.StreamResponse:
+        """CountTokens, validated like Converse; answers ≈ characters / 4 of the system and message texts."""
+        if not isinstance(parsed, dict):
+            return errors.error_response(400, "SerializationException", "Invalid JSON body")
+        given: dict[str, Any] = parsed["input"] if isinstance(parsed.get("input"), dict) else {}
+        params = {**parsed, "modelId": model_id}
+        invoke = given.get("invokeModel")
+        if isinstance(invoke, dict) and isinstance(invoke.get("body"), str):
+            try:  # a rest-json blob travels base64-encoded
+                raw_body = base64.b64decode(invoke["body"], validate=True)
+            except binascii.Error:
+                return errors.error_response(400, "SerializationException", "Invalid base64 body")
+            params["input"] = {**given, "invokeModel": {**invoke, "body": raw_body}}
+        problem = self._model.shape_errors("CountTokens", params)
+        converse = given.get("converse")
+        if problem is None and isinstance(converse, dict):
+            problem = conversation_error(converse, model_id)
+        if problem is not None:
+            return errors.error_response(400, "ValidationException", problem)
+        if model_id.startswith(_PROFILE_PREFIXES) or model_id.startswith("amazon.nova"):
+            return errors.error_response(
+                400, "ValidationException", "The provided model doesn't support counting tokens."
+            )
+        if isinstance(converse, dict):
+            tokens = estimate_input_tokens(converse)
+        else:
+            tokens = max(1, len(params["input"]["invokeModel"]["body"]) // 4)
+        return json_response({"inputTokens": tokens}, 200, {"x-amzn-RequestId": errors.request_id()})
 
     # --------------------------------------------------------------------------------------- invoke
 

@@ -5,6 +5,12 @@ Shapes follow https://ai.google.dev/api/generate-content#v1beta.GenerateContentR
 ``usageMetadata``; ``modelVersion``; ``responseId`` (Vertex adds ``createTime``). Streams (``alt=sse``) send
 ``data: <chunk>\\r\\n\\r\\n`` frames, each a whole response chunk, the last one carrying ``finishReason`` and
 the full usage; function calls arrive whole in one chunk.
+
+Thoughts (``thinkingConfig.includeThoughts``, or scripted by ``Behavior.reasoning``) are ``thought: true`` text
+parts, streamed in up to ``THOUGHT_CHUNKS`` pieces. Thought signatures
+(https://ai.google.dev/gemini-api/docs/thought-signatures): Gemini 3 models sign the first ``functionCall`` part,
+as documented; other models sign the thought itself — on the thought part, and in a stream on an empty thought
+part after the thought text (the shape Gemini's streams take for a signature that closes the thoughts).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from wardgate.testing.wire import count_words, split_content, truncate_words
 JSONDict = dict[str, Any]
 DEFAULT_SENTENCE = "Hello! This is a reply from the fake Gemini server."
 THOUGHT_TEXT = "Thinking about what the user asked before answering."
+THOUGHT_CHUNKS = 3
 IMAGE_TOKENS = 258  # Gemini bills a small image as 258 tokens
 _OPENAI_FINISH = {"stop": "STOP", "length": "MAX_TOKENS", "content_filter": "SAFETY", "tool_calls": "STOP"}
 _OPENAI_USAGE = {"prompt_tokens": "promptTokenCount", "completion_tokens": "candidatesTokenCount"}
@@ -49,6 +56,7 @@ class GeminiReply:
     pieces: tuple[str, ...]
     calls: tuple[FakeCall, ...]
     signature: str | None
+    thought_signature: str | None
     finish: str
     usage: JSONDict
     candidates: int
@@ -68,10 +76,8 @@ def build_reply(body: JSONDict, model: str, behavior: Behavior, *, vertex: bool)
             text = text[: text.index(stop)]
     if behavior.finish_reason is not None:
         finish = _OPENAI_FINISH.get(behavior.finish_reason, behavior.finish_reason)
-    thinking: Mapping[str, Any] = config.get("thinkingConfig") or {}
-    thought = THOUGHT_TEXT if thinking.get("includeThoughts") is True and thinking.get("thinkingBudget") != 0 else None
-    signed = model.removeprefix("models/").startswith("gemini-3") or thought is not None
-    signature = base64.b64encode(os.urandom(24)).decode() if calls and signed else None
+    thought = _thought(config, behavior)
+    gemini_3 = model.removeprefix("models/").startswith("gemini-3")
     requested = config.get("candidateCount")
     n = requested if isinstance(requested, int) and requested > 0 else 1
     completion = count_words(text or "") + sum(math.ceil(len(orjson.dumps(c.args)) / 4) for c in calls)
@@ -84,11 +90,24 @@ def build_reply(body: JSONDict, model: str, behavior: Behavior, *, vertex: bool)
         text=text,
         pieces=split_content(text, chunks) if text else (),
         calls=calls,
-        signature=signature,
+        signature=_signature() if calls and gemini_3 else None,
+        thought_signature=_signature() if thought and not gemini_3 else None,
         finish=finish,
         usage=usage,
         candidates=n,
     )
+
+
+def _thought(config: Mapping[str, Any], behavior: Behavior) -> str | None:
+    """The scripted reasoning, else the default thought when the request includes thoughts."""
+    if behavior.reasoning is not None:
+        return behavior.reasoning or None
+    thinking: Mapping[str, Any] = config.get("thinkingConfig") or {}
+    return THOUGHT_TEXT if thinking.get("includeThoughts") is True and thinking.get("thinkingBudget") != 0 else None
+
+
+def _signature() -> str:
+    return base64.b64encode(os.urandom(24)).decode()
 
 
 def _calls(body: JSONDict, behavior: Behavior) -> tuple[FakeCall, ...]:
@@ -204,7 +223,10 @@ def _envelope(reply: GeminiReply, parts: list[JSONDict], finish: str | None, usa
 def response_body(reply: GeminiReply) -> JSONDict:
     parts: list[JSONDict] = []
     if reply.thought:
-        parts.append({"text": reply.thought, "thought": True})
+        thought: JSONDict = {"text": reply.thought, "thought": True}
+        if reply.thought_signature:
+            thought["thoughtSignature"] = reply.thought_signature
+        parts.append(thought)
     if reply.text:
         parts.append({"text": reply.text})
     parts.extend(_call_parts(reply))
@@ -217,7 +239,9 @@ def stream_frames(reply: GeminiReply, malformed: bool = False) -> list[bytes]:
     """Every SSE frame of the streamed reply; the last one carries ``finishReason`` and the full usage."""
     steps: list[list[JSONDict]] = []
     if reply.thought:
-        steps.append([{"text": reply.thought, "thought": True}])
+        steps.extend([{"text": piece, "thought": True}] for piece in split_content(reply.thought, THOUGHT_CHUNKS))
+        if reply.thought_signature:
+            steps.append([{"text": "", "thought": True, "thoughtSignature": reply.thought_signature}])
     steps.extend([{"text": piece}] for piece in reply.pieces)
     if reply.calls:
         steps.append(_call_parts(reply))

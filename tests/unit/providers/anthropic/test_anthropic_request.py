@@ -349,3 +349,17 @@ def test_embeddings_are_an_unsupported_endpoint() -> None:
     assert info.value.http_status == 400
     with pytest.raises(InvalidRequestError):
         adapter.embeddings_response(b"{}", ctx())
+
+
+def test_thinking_signed_by_another_provider_is_left_out() -> None:
+    assistant = {
+        "role": "assistant",
+        "content": "done",
+        "thinking_blocks": [
+            {"type": "thinking", "thinking": "from gemini", "signature": "gemini:thought:abc"},
+            {"type": "thinking", "thinking": "from claude", "signature": "EqQBCkYIBxgC"},
+        ],
+    }
+    body = openai_to_anthropic({"model": "m", "messages": [*USER, assistant, *USER]}, ctx())
+    blocks = body["messages"][1]["content"]
+    assert [b.get("thinking") for b in blocks if b["type"] == "thinking"] == ["from claude"]

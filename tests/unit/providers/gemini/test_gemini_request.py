@@ -4,6 +4,7 @@ Gemini cannot express going through ``ctx.unsupported`` (never dropped silently)
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import orjson
@@ -143,10 +144,15 @@ def test_response_formats() -> None:
     assert no_schema["generationConfig"] == {"responseMimeType": "application/json"}
 
 
+def test_user_is_accepted_and_not_forwarded() -> None:
+    context = ctx("strict")
+    body = translate({"user": "user-123"}, context)
+    assert "user-123" not in json.dumps(body) and context.dropped == []
+
+
 @pytest.mark.parametrize(
     ("param", "value"),
     [
-        ("user", "user-123"),
         ("parallel_tool_calls", False),
         ("logit_bias", {"50256": -100}),
         ("logprobs", True),
