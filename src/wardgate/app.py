@@ -32,7 +32,9 @@ from wardgate.providers.transport import Transport
 from wardgate.runtime import AppState, build_snapshot
 from wardgate.settings import Settings
 from wardgate.stages.authenticate import KeyVerifier
-from wardgate.storage.meta import ensure_master_key, open_engine
+from wardgate.storage.database import Database, resolve_url
+from wardgate.storage.meta import ensure_master_key
+from wardgate.storage.migrate import upgrade
 from wardgate.storage.responses import ResponseStore
 
 _log = logging.getLogger("wardgate")
@@ -141,22 +143,24 @@ class Gateway:
 
     async def startup(self) -> None:
         settings = self.settings
-        master = ensure_master_key(settings)
-        if master.generated:
-            announce_master_key(master.generated)
         if settings.config_path is not None:
             loaded = load_config_file(settings.config_path)
         else:
             loaded = default_config(os.environ)
+        db = Database(resolve_url(settings, loaded.config.database_url))
+        await upgrade(db)
+        master = await ensure_master_key(db, settings.master_key)
+        if master.generated:
+            announce_master_key(master.generated)
         transport = Transport()
         verifier = KeyVerifier(master.key_hash)
         access_log = AccessLog()
         fetcher = ImageFetcher(loaded.config.server.image_fetch)  # image_fetch changes need a restart
         snapshot = build_snapshot(loaded, transport, verifier, access_log, fetcher)
-        responses = open_response_store(settings, loaded.config.server.responses)  # changes need a restart
+        responses = open_response_store(db, loaded.config.server.responses)  # changes need a restart
         if responses is not None:
             await responses.start()
-        state = AppState(settings, transport, verifier, snapshot, access_log, fetcher, responses)
+        state = AppState(settings, transport, verifier, snapshot, access_log, fetcher, responses, db)
         if settings.config_path is not None:
             self._watcher = ConfigWatcher(
                 settings.config_path,
@@ -178,14 +182,16 @@ class Gateway:
             await self.state.fetcher.close()
             if self.state.responses is not None:
                 await self.state.responses.close()
+            if self.state.db is not None:
+                await self.state.db.close()
             self.state.access_log.flush()
 
 
-def open_response_store(settings: Settings, config: ResponsesStoreConfig) -> ResponseStore | None:
+def open_response_store(db: Database, config: ResponsesStoreConfig) -> ResponseStore | None:
     if not config.store:
         return None
     return ResponseStore(
-        lambda: open_engine(settings),
+        db,
         retention_seconds=config.retention_days * 86_400,
         cache_entries=config.cache_entries,
     )

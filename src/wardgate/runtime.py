@@ -22,6 +22,7 @@ from wardgate.routing.table import RouteTable
 from wardgate.settings import Settings
 from wardgate.stages import default_stages
 from wardgate.stages.authenticate import KeyVerifier
+from wardgate.storage.database import Database
 from wardgate.storage.responses import ResponseStore
 
 _log = logging.getLogger("wardgate.runtime")
@@ -64,6 +65,7 @@ class AppState:
     access_log: AccessLog
     fetcher: ImageFetcher
     responses: ResponseStore | None = None
+    db: Database | None = None
     ready: bool = False
     reloads: int = 0
     last_reload_error: str | None = field(default=None)

@@ -249,6 +249,10 @@ class ServerConfig(Strict):
 
 
 class GatewayConfig(Strict):
+    database_url: str | None = Field(
+        default=None,
+        description="sqlite:///path or postgresql://user@host/db; WARDGATE_DATABASE_URL wins (restart to change).",
+    )
     server: ServerConfig = ServerConfig()
     providers: list[ProviderConfig] = Field(default_factory=list)
     models: list[ModelConfig] = Field(default_factory=list)

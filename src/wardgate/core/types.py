@@ -8,8 +8,9 @@ A response is either a complete JSON body or a stream of JSON event payloads (SS
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 
@@ -113,13 +114,44 @@ class ProxyResponse:
         return self.stream is not None
 
 
-@dataclass(slots=True)
+class Role(enum.StrEnum):
+    """Roles, most powerful first. Org roles apply everywhere; team roles apply in one team."""
+
+    ORG_ADMIN = "org_admin"
+    AUDITOR = "auditor"
+    TEAM_ADMIN = "team_admin"
+    MEMBER = "member"
+    VIEWER = "viewer"
+
+
+ORG_ROLES = frozenset({Role.ORG_ADMIN, Role.AUDITOR})
+TEAM_ROLES = frozenset({Role.TEAM_ADMIN, Role.MEMBER, Role.VIEWER})
+
+
+@dataclass(slots=True, frozen=True)
 class Principal:
-    """Who is calling. Later identity features add teams, projects and key ids."""
+    """Who is calling, resolved by authentication: the master key, a virtual key, a JWT bearer token or a
+    signed-in person's session. Never holds a secret."""
 
     key_id: str
+    """A virtual key's id, "master", or for people the user id ("user:<id>")."""
     kind: str = "master"
-    metadata: dict[str, Any] = field(default_factory=dict)
+    """master | key | jwt | session"""
+    org_role: Role | None = None
+    teams: Mapping[str, Role] = field(default_factory=dict)
+    """team id → the principal's role in that team (a key belongs to exactly one team)."""
+    project_id: str | None = None
+    user_id: str | None = None
+    service_principal_id: str | None = None
+    allowed_models: frozenset[str] | None = None
+    """Model names (aliases as clients send them) the principal may call; None means every model."""
+    expires_at: datetime | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def team_id(self) -> str | None:
+        """The principal's team when it has exactly one (always so for a virtual key)."""
+        return next(iter(self.teams)) if len(self.teams) == 1 else None
 
 
 @dataclass(slots=True)

@@ -13,30 +13,19 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Column, DateTime, Float, String, Table, Text, delete, insert, select
-from sqlalchemy.engine import Engine
+from sqlalchemy import delete, insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from wardgate.storage.meta import create_tables, metadata
+from wardgate.storage.database import Database
+from wardgate.storage.schema import responses as responses_table
 
 _log = logging.getLogger("wardgate.storage.responses")
 
-responses_table = Table(
-    "responses",
-    metadata,
-    Column("id", String(128), primary_key=True),
-    Column("owner", String(128), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("expires_at", Float, nullable=False, index=True),
-    Column("previous_id", String(128), nullable=True),
-    Column("response", Text, nullable=False),
-    Column("input_items", Text, nullable=False),
-)
 MISS_RETRIES = (0.05, 0.1, 0.2)
 MAX_PENDING = 10_000
 MAX_CHAIN = 1_000
@@ -57,15 +46,15 @@ class StoredResponse:
 class ResponseStore:
     def __init__(
         self,
-        engine_factory: Callable[[], Engine],
+        db: Database,
         *,
         retention_seconds: float,
         cache_entries: int = 10_000,
         flush_interval: float = 0.02,
         miss_retries: tuple[float, ...] = MISS_RETRIES,
     ) -> None:
-        self._engine_factory = engine_factory
-        self._engine: Engine | None = None
+        self._db = db
+        self._engine: AsyncEngine | None = None
         self.retention = retention_seconds
         self._cache: OrderedDict[str, StoredResponse] = OrderedDict()
         self._cache_entries = cache_entries
@@ -80,15 +69,11 @@ class ResponseStore:
         self.dropped = 0
 
     async def start(self) -> None:
-        self._engine = await asyncio.to_thread(self._open)
+        """Purge expired rows and start the writer (the schema is the migrations' job)."""
+        self._engine = self._db.engine
+        async with self._engine.begin() as conn:
+            await conn.execute(delete(responses_table).where(responses_table.c.expires_at < time.time()))
         self._writer = asyncio.create_task(self._write_loop())
-
-    def _open(self) -> Engine:
-        engine = self._engine_factory()
-        create_tables(engine, [responses_table])
-        with engine.begin() as conn:
-            conn.execute(delete(responses_table).where(responses_table.c.expires_at < time.time()))
-        return engine
 
     def put(
         self,
@@ -159,7 +144,8 @@ class ResponseStore:
         self._pending = [r for r in self._pending if r.id != response_id]
         engine = self._engine
         if engine is not None:
-            await asyncio.to_thread(_delete_row, engine, response_id)
+            async with engine.begin() as conn:
+                await conn.execute(delete(responses_table).where(responses_table.c.id == response_id))
         return True
 
     async def close(self) -> None:
@@ -167,8 +153,6 @@ class ResponseStore:
         self._wake.set()
         if self._writer is not None:
             await self._writer
-        if self._engine is not None:
-            self._engine.dispose()
 
     def _remember(self, record: StoredResponse) -> None:
         self._cache[record.id] = record
@@ -181,7 +165,7 @@ class ResponseStore:
         if engine is None:
             return None
         try:
-            return await asyncio.to_thread(_select_row, engine, response_id)
+            return await _select_row(engine, response_id)
         except Exception:
             _log.exception("response store read failed")
             return None
@@ -195,7 +179,7 @@ class ResponseStore:
             batch, self._pending = self._pending, []
             if batch and self._engine is not None:
                 try:
-                    await asyncio.to_thread(_insert_rows, self._engine, batch)
+                    await _insert_rows(self._engine, batch)
                 except Exception:
                     self.write_failures += 1
                     _log.exception("response store write failed; retrying")
@@ -209,7 +193,7 @@ class ResponseStore:
                 return
 
 
-def _insert_rows(engine: Engine, batch: list[StoredResponse]) -> None:
+async def _insert_rows(engine: AsyncEngine, batch: list[StoredResponse]) -> None:
     rows = [
         {
             "id": r.id,
@@ -222,18 +206,18 @@ def _insert_rows(engine: Engine, batch: list[StoredResponse]) -> None:
         }
         for r in batch
     ]
-    with engine.begin() as conn:
-        conn.execute(delete(responses_table).where(responses_table.c.id.in_([r["id"] for r in rows])))
-        conn.execute(insert(responses_table), rows)
+    async with engine.begin() as conn:
+        await conn.execute(delete(responses_table).where(responses_table.c.id.in_([r["id"] for r in rows])))
+        await conn.execute(insert(responses_table), rows)
 
 
-def _select_row(engine: Engine, response_id: str) -> StoredResponse | None:
+async def _select_row(engine: AsyncEngine, response_id: str) -> StoredResponse | None:
     table = responses_table
     query = select(
         table.c.id, table.c.owner, table.c.previous_id, table.c.response, table.c.input_items, table.c.expires_at
     ).where(table.c.id == response_id)
-    with engine.connect() as conn:
-        row = conn.execute(query).first()
+    async with engine.connect() as conn:
+        row = (await conn.execute(query)).first()
     if row is None:
         return None
     items = orjson.loads(row.input_items)
@@ -246,8 +230,3 @@ def _select_row(engine: Engine, response_id: str) -> StoredResponse | None:
         carried_output=items["carried"],
         expires_at=row.expires_at,
     )
-
-
-def _delete_row(engine: Engine, response_id: str) -> None:
-    with engine.begin() as conn:
-        conn.execute(delete(responses_table).where(responses_table.c.id == response_id))

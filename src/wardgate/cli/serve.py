@@ -1,4 +1,4 @@
-"""The ``wardgate`` command: ``serve``, ``config check``, ``version`` and ``reset-master-key``."""
+"""``wardgate serve``, ``wardgate config check`` and ``wardgate reset-master-key``."""
 
 from __future__ import annotations
 
@@ -6,23 +6,18 @@ import os
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from wardgate import __version__
+from wardgate.cli.base import main, run_with_database
 from wardgate.config.loader import ConfigError, LoadedConfig, load_config_file
 from wardgate.settings import Settings
 
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-def main() -> None:
-    """wardgate: one governed, OpenAI-compatible endpoint for all of your LLM providers."""
-
-
-@main.command()
-def version() -> None:
-    """Print the version."""
-    click.echo(f"wardgate {__version__}")
+if TYPE_CHECKING:
+    from wardgate.storage.database import Database
+    from wardgate.storage.meta import MasterKey
 
 
 @main.command()
@@ -52,16 +47,21 @@ def serve(config_path: Path | None, host: str, port: int, workers: int, data_dir
     from wardgate.app import announce_master_key, create_app
     from wardgate.observability.logging import configure_logging
     from wardgate.storage.meta import ensure_master_key
+    from wardgate.storage.migrate import upgrade
 
     settings = Settings.from_env()
     if config_path is not None:
         settings = replace(settings, config_path=config_path.resolve())
     if data_dir is not None:
         settings = replace(settings, data_dir=data_dir.resolve())
-    if settings.config_path is not None:
-        _check_or_exit(settings.config_path)
+    configured_db = _check_or_exit(settings.config_path).config.database_url if settings.config_path else None
     configure_logging(log_level)
-    master = ensure_master_key(settings)
+
+    async def prepare(db: Database) -> MasterKey:
+        await upgrade(db)
+        return await ensure_master_key(db, settings.master_key)
+
+    master = run_with_database(settings, configured_db, prepare)
     if master.generated:
         announce_master_key(master.generated, f"http://{host}:{port}/v1")
     click.echo(f"wardgate {__version__} listening on http://{host}:{port}/v1", err=True)
@@ -104,11 +104,18 @@ def config_check(file: Path) -> None:
 def reset_master_key_command(data_dir: Path | None) -> None:
     """Replace the stored master key with a new one and print it once."""
     from wardgate.storage.meta import reset_master_key
+    from wardgate.storage.migrate import upgrade
 
     settings = Settings.from_env()
     if data_dir is not None:
         settings = replace(settings, data_dir=data_dir.resolve())
-    key = reset_master_key(settings)
+    configured_db = _check_or_exit(settings.config_path).config.database_url if settings.config_path else None
+
+    async def reset(db: Database) -> str:
+        await upgrade(db)
+        return await reset_master_key(db)
+
+    key = run_with_database(settings, configured_db, reset)
     click.echo(key)
     click.echo("Restart running gateways to use the new key; the old key no longer works after restart.", err=True)
 

@@ -1,0 +1,1 @@
+"""Alembic migration scripts for the gateway schema (``storage/schema.py``); run by ``storage/migrate.py``."""

@@ -1,0 +1,215 @@
+"""Every table the gateway keeps, as SQLAlchemy Core ``Table`` objects on one ``MetaData`` (the Alembic migrations
+in ``storage/migrations`` create and evolve them; nothing calls ``create_all`` outside tests).
+
+Ids are text with a readable prefix (``team_…``, ``key_…``); timestamps are timezone-aware UTC; JSON columns hold
+lists and objects (limits, budgets, metadata). Secrets never appear here in plain text: virtual keys as a SHA-256
+hash, provider credentials sealed by the vault.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+ID = 64
+NAME = 200
+
+
+def _created() -> Column[object]:
+    return Column("created_at", DateTime(timezone=True), nullable=False)
+
+
+def _updated() -> Column[object]:
+    return Column("updated_at", DateTime(timezone=True), nullable=False, index=True)
+
+
+gateway_meta = Table(
+    "gateway_meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+orgs = Table(
+    "orgs",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("name", String(NAME), nullable=False, unique=True),
+    Column("metadata", JSON, nullable=False, default=dict),
+    _created(),
+    _updated(),
+)
+
+teams = Table(
+    "teams",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("org_id", String(ID), ForeignKey("orgs.id"), nullable=False),
+    Column("name", String(NAME), nullable=False),
+    Column("metadata", JSON, nullable=False, default=dict),
+    _created(),
+    _updated(),
+    UniqueConstraint("org_id", "name"),
+)
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("team_id", String(ID), ForeignKey("teams.id"), nullable=False, index=True),
+    Column("name", String(NAME), nullable=False),
+    Column("metadata", JSON, nullable=False, default=dict),
+    _created(),
+    _updated(),
+    UniqueConstraint("team_id", "name"),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("org_id", String(ID), ForeignKey("orgs.id"), nullable=False),
+    Column("email", String(320), nullable=True, unique=True),
+    Column("name", String(NAME), nullable=True),
+    Column("external_id", String(NAME), nullable=True, unique=True),
+    Column("org_role", String(32), nullable=True),
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("metadata", JSON, nullable=False, default=dict),
+    _created(),
+    _updated(),
+)
+
+memberships = Table(
+    "memberships",
+    metadata,
+    Column("user_id", String(ID), ForeignKey("users.id"), primary_key=True),
+    Column("team_id", String(ID), ForeignKey("teams.id"), primary_key=True),
+    Column("role", String(32), nullable=False),
+    _created(),
+    _updated(),
+)
+
+service_principals = Table(
+    "service_principals",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("team_id", String(ID), ForeignKey("teams.id"), nullable=False, index=True),
+    Column("project_id", String(ID), ForeignKey("projects.id"), nullable=True),
+    Column("name", String(NAME), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("metadata", JSON, nullable=False, default=dict),
+    _created(),
+    _updated(),
+    UniqueConstraint("team_id", "name"),
+)
+
+virtual_keys = Table(
+    "virtual_keys",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("key_prefix", String(16), nullable=False),
+    Column("name", String(NAME), nullable=False),
+    Column("team_id", String(ID), ForeignKey("teams.id"), nullable=False, index=True),
+    Column("project_id", String(ID), ForeignKey("projects.id"), nullable=True),
+    Column("user_id", String(ID), ForeignKey("users.id"), nullable=True),
+    Column("service_principal_id", String(ID), ForeignKey("service_principals.id"), nullable=True),
+    Column("role", String(32), nullable=False),
+    Column("allowed_models", JSON, nullable=True),
+    Column("expires_at", DateTime(timezone=True), nullable=True),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+    Column("rotated_to", String(ID), nullable=True),
+    Column("limits", JSON, nullable=False, default=dict),
+    Column("budgets", JSON, nullable=False, default=dict),
+    Column("metadata", JSON, nullable=False, default=dict),
+    Column("created_by", String(NAME), nullable=False),
+    _created(),
+    _updated(),
+)
+
+credentials = Table(
+    "credentials",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("name", String(NAME), nullable=False, unique=True),
+    Column("sealed", Text, nullable=False),
+    Column("key_id", String(32), nullable=False, index=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("last4", String(8), nullable=False),
+    Column("description", Text, nullable=True),
+    Column("version", Integer, nullable=False, default=1),
+    Column("created_by", String(NAME), nullable=False),
+    _created(),
+    _updated(),
+)
+
+admin_changes = Table(
+    "admin_changes",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Column("actor_kind", String(16), nullable=False),
+    Column("actor_id", String(NAME), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("object_kind", String(32), nullable=False),
+    Column("object_id", String(ID), nullable=False),
+    Column("team_id", String(ID), nullable=True, index=True),
+    Column("before", JSON, nullable=True),
+    Column("after", JSON, nullable=True),
+    Column("request_id", String(128), nullable=True),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", String(ID), ForeignKey("users.id"), nullable=False, index=True),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+    Column("data", JSON, nullable=False, default=dict),
+    _created(),
+)
+
+login_states = Table(
+    "login_states",
+    metadata,
+    Column("state", String(128), primary_key=True),
+    Column("data", Text, nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
+responses = Table(
+    "responses",
+    metadata,
+    Column("id", String(128), primary_key=True),
+    Column("owner", String(128), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("previous_id", String(128), nullable=True),
+    Column("response", Text, nullable=False),
+    Column("input_items", Text, nullable=False),
+    Index("ix_responses_expires_at", "expires_at"),
+)
