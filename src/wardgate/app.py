@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from wardgate.api.admin.app import create_admin_app
 from wardgate.api.anthropic.routes import AnthropicRoutes
 from wardgate.api.openai.routes import OpenAIRoutes
 from wardgate.api.proxy import RequestIds, Scope, request_headers
@@ -60,6 +61,7 @@ class Gateway:
             self._hot[("POST", prefix + "/messages")] = anthropic.messages
             self._hot[("POST", prefix + "/messages/count_tokens")] = anthropic.count_tokens
             self._hot[("POST", prefix + "/responses")] = self._responses.create
+        self._admin = create_admin_app(self._require_state, self._request_id)
         self._other = Starlette(
             routes=[
                 Route("/healthz", self._healthz, methods=["GET"]),
@@ -90,6 +92,9 @@ class Gateway:
         if method == "GET" and (models_path == "/models" or models_path.startswith("/models/")):
             model_id = models_path.removeprefix("/models").removeprefix("/") or None
             await self._openai.models(scope, receive, send, model_id)
+            return
+        if path.startswith("/admin/"):
+            await self._admin(scope, receive, send)
             return
         if models_path.startswith("/responses/"):
             await self._responses.stored(scope, receive, send, models_path.removeprefix("/responses/"))

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from wardgate.config.loader import LoadedConfig
 from wardgate.config.schema import GatewayConfig
 from wardgate.core.pipeline import compose
-from wardgate.core.types import Handler
+from wardgate.core.types import Handler, Principal
 from wardgate.observability.logging import AccessLog
 from wardgate.providers.base import ProviderClient
 from wardgate.providers.fetch import ImageFetcher
@@ -69,6 +70,16 @@ class AppState:
     ready: bool = False
     reloads: int = 0
     last_reload_error: str | None = field(default=None)
+    identity_listeners: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    """Called after every committed admin change to identity data (refresh caches, tell other replicas)."""
+
+    async def authenticate(self, headers: Mapping[str, str]) -> Principal:
+        """Who is calling: the one entry point for the proxy pipeline, the admin API and every other route."""
+        return self.verifier.verify(headers)
+
+    async def identity_changed(self) -> None:
+        for listener in self.identity_listeners:
+            await listener()
 
     def apply(self, loaded: LoadedConfig) -> None:
         self.snapshot = build_snapshot(loaded, self.transport, self.verifier, self.access_log, self.fetcher)
