@@ -79,9 +79,7 @@ class Page:
     after: str | None
 
 
-def page(
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100, after: Annotated[str | None, Query()] = None
-) -> Page:
+def page(limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100, after: Annotated[str | None, Query()] = None) -> Page:
     return Page(limit, after)
 
 

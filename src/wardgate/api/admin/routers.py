@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from wardgate.api.admin import me
+from wardgate.api.admin import credentials, keys, me, org
 
-ALL: list[APIRouter] = [me.router]
+ALL: list[APIRouter] = [me.router, org.router, keys.router, credentials.router]
