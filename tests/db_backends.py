@@ -1,6 +1,6 @@
-"""Both SQL backends for tests: a SQLite file, and a fresh PostgreSQL database on 127.0.0.1:5432 (created from a
-migrated template once per session, dropped after each test). Import the fixtures in a test module with
-``from db_backends import database, database_url  # noqa: F401``."""
+"""Both SQL backends for tests: a fresh SQLite file per test, and a PostgreSQL database on 127.0.0.1:5432 migrated
+once per session and emptied (every table truncated) before each test. The fixtures are registered for every test
+in tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from wardgate.storage.database import Database
 from wardgate.storage.migrate import upgrade
+from wardgate.storage.schema import metadata
 
 PG_HOST = os.environ.get("WARDGATE_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
 _TEMPLATE = f"wg_tmpl_{uuid.uuid4().hex[:10]}"
@@ -43,6 +44,7 @@ async def _make_template() -> None:
 
 @pytest.fixture(scope="session")
 def pg_template() -> Iterator[str]:
+    """The session's PostgreSQL database, migrated once (the name is kept for the fixture's users)."""
     asyncio.run(_make_template())
     yield _TEMPLATE
     asyncio.run(_admin([f"DROP DATABASE IF EXISTS {_TEMPLATE} WITH (FORCE)"]))
@@ -56,11 +58,19 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         asyncio.run(_migrate(url))
         yield url
         return
-    template = request.getfixturevalue("pg_template")
-    name = f"wg_test_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin([f"CREATE DATABASE {name} TEMPLATE {template}"]))
-    yield f"{PG_HOST}/{name}"
-    asyncio.run(_admin([f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"]))
+    url = f"{PG_HOST}/{request.getfixturevalue('pg_template')}"
+    asyncio.run(_truncate(url))
+    yield url
+
+
+async def _truncate(url: str) -> None:
+    db = Database(url)
+    try:
+        names = ", ".join(f'"{table.name}"' for table in metadata.sorted_tables)
+        async with db.engine.begin() as conn:
+            await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    finally:
+        await db.close()
 
 
 async def _migrate(url: str) -> None:

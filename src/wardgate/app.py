@@ -18,6 +18,8 @@ from starlette.routing import Route
 
 from wardgate.api.admin.app import create_admin_app
 from wardgate.api.anthropic.routes import AnthropicRoutes
+from wardgate.api.auth import SsoRoutes, open_sso
+from wardgate.api.csrf import SAFE_METHODS
 from wardgate.api.openai.routes import OpenAIRoutes
 from wardgate.api.proxy import RequestIds, Scope, request_headers
 from wardgate.api.render import Receive, Send, send_error
@@ -25,14 +27,18 @@ from wardgate.api.responses.routes import ResponsesRoutes
 from wardgate.config.defaults import default_config
 from wardgate.config.loader import load_config_file
 from wardgate.config.reload import ConfigWatcher
-from wardgate.config.schema import ResponsesStoreConfig
+from wardgate.config.schema import JwtAuthConfig, ResponsesStoreConfig
 from wardgate.core.errors import GatewayError, NotFoundError
+from wardgate.identity.authenticator import Authenticator
+from wardgate.identity.cache import IdentityCache
+from wardgate.identity.jwt import JwtSettings, JwtVerifier
+from wardgate.identity.notify import IdentityNotifier
 from wardgate.observability.logging import AccessLog, configure_logging
 from wardgate.providers.fetch import ImageFetcher
 from wardgate.providers.transport import Transport
 from wardgate.runtime import AppState, build_snapshot
+from wardgate.runtime_credentials import open_credentials
 from wardgate.settings import Settings
-from wardgate.stages.authenticate import KeyVerifier
 from wardgate.storage.database import Database, resolve_url
 from wardgate.storage.meta import ensure_master_key
 from wardgate.storage.migrate import upgrade
@@ -62,6 +68,8 @@ class Gateway:
             self._hot[("POST", prefix + "/messages/count_tokens")] = anthropic.count_tokens
             self._hot[("POST", prefix + "/responses")] = self._responses.create
         self._admin = create_admin_app(self._require_state, self._request_id)
+        self._sso: SsoRoutes | None = None
+        """``/auth/*`` sign-in routes, when ``auth.oidc`` is configured."""
         self._other = Starlette(
             routes=[
                 Route("/healthz", self._healthz, methods=["GET"]),
@@ -77,6 +85,8 @@ class Gateway:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
+            if self._sso is not None and scope["method"] not in SAFE_METHODS and not await self._csrf_ok(scope, send):
+                return
             handler = self._hot.get((scope["method"], scope["path"]))
             if handler is not None:
                 await handler(scope, receive, send)
@@ -84,6 +94,16 @@ class Gateway:
             await self._route_other(scope, receive, send)
         elif kind == "lifespan":
             await self._lifespan(receive, send)
+
+    async def _csrf_ok(self, scope: Scope, send: Send) -> bool:
+        """State-changing requests signed in by the session cookie need same-origin proof (``api.csrf``)."""
+        assert self._sso is not None
+        try:
+            self._sso.csrf.check(scope)
+        except GatewayError as error:
+            await send_error(send, error, [(b"x-request-id", self._request_id(request_headers(scope)).encode())])
+            return False
+        return True
 
     async def _route_other(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
@@ -101,6 +121,9 @@ class Gateway:
             return
         if path in ("/healthz", "/readyz"):
             await self._other(scope, receive, send)
+            return
+        if path.startswith("/auth/") and self._sso is not None:
+            await self._sso(scope, receive, send)
             return
         headers = [(b"x-request-id", self._request_id(request_headers(scope)).encode())]
         known = {p for (_, p) in self._hot}
@@ -157,19 +180,27 @@ class Gateway:
         master = await ensure_master_key(db, settings.master_key)
         if master.generated:
             announce_master_key(master.generated)
+        credentials, loaded = await open_credentials(db, settings.data_dir, loaded)  # ${credential:NAME} resolved
+        identity = IdentityCache(poll_interval=settings.identity_poll_interval)
+        await identity.start(db)
+        # auth.jwt and redis_url changes need a restart
+        authenticator = Authenticator(master.key_hash, identity, jwt_verifier(loaded.config.auth.jwt))
         transport = Transport()
-        verifier = KeyVerifier(master.key_hash)
         access_log = AccessLog()
         fetcher = ImageFetcher(loaded.config.server.image_fetch)  # image_fetch changes need a restart
-        snapshot = build_snapshot(loaded, transport, verifier, access_log, fetcher)
+        snapshot = build_snapshot(loaded, transport, authenticator, access_log, fetcher)
         responses = open_response_store(db, loaded.config.server.responses)  # changes need a restart
         if responses is not None:
             await responses.start()
-        state = AppState(settings, transport, verifier, snapshot, access_log, fetcher, responses, db)
+        state = AppState(settings, transport, authenticator, snapshot, access_log, fetcher, responses, db, identity)
+        await start_notifications(state, settings.redis_url or loaded.config.redis_url)
+        self._sso = open_sso(loaded.config.auth.oidc, state, self._request_id)  # auth.oidc changes need a restart
+        state.credentials = credentials
+        credentials.start(state)  # credential changes on any replica: reload and rebuild the snapshot
         if settings.config_path is not None:
             self._watcher = ConfigWatcher(
                 settings.config_path,
-                state.apply,
+                lambda reloaded: credentials.apply_config(state, reloaded),
                 on_error=lambda exc: setattr(state, "last_reload_error", str(exc)),
                 interval=loaded.config.server.reload_interval,
             )
@@ -183,6 +214,15 @@ class Gateway:
             await self._watcher.stop()
         if self.state is not None:
             self.state.ready = False
+            if self._sso is not None:
+                await self._sso.close()
+            if self.state.credentials is not None:
+                await self.state.credentials.close()
+            if self.state.notifier is not None:
+                await self.state.notifier.close()
+            if self.state.identity is not None:
+                await self.state.identity.close()
+            await self.state.authenticator.close()
             await self.state.transport.close()
             await self.state.fetcher.close()
             if self.state.responses is not None:
@@ -190,6 +230,27 @@ class Gateway:
             if self.state.db is not None:
                 await self.state.db.close()
             self.state.access_log.flush()
+
+
+def jwt_verifier(config: JwtAuthConfig | None) -> JwtVerifier | None:
+    return None if config is None else JwtVerifier(JwtSettings(**config.settings_fields()))
+
+
+async def start_notifications(state: AppState, redis_url: str | None) -> None:
+    """Identity changes: refresh this replica's cache at once, and in shared mode tell the others through Redis."""
+    identity = state.identity
+    if identity is None:
+        return
+
+    async def refresh() -> None:
+        await identity.refresh()
+
+    state.identity_listeners.append(refresh)
+    if redis_url:
+        notifier = IdentityNotifier(redis_url, refresh)
+        await notifier.start()
+        state.notifier = notifier
+        state.identity_listeners.append(notifier.publish)
 
 
 def open_response_store(db: Database, config: ResponsesStoreConfig) -> ResponseStore | None:

@@ -13,6 +13,9 @@ from wardgate.config.loader import LoadedConfig
 from wardgate.config.schema import GatewayConfig
 from wardgate.core.pipeline import compose
 from wardgate.core.types import Handler, Principal
+from wardgate.identity.authenticator import Authenticator
+from wardgate.identity.cache import IdentityCache
+from wardgate.identity.notify import IdentityNotifier
 from wardgate.observability.logging import AccessLog
 from wardgate.providers.base import ProviderClient
 from wardgate.providers.fetch import ImageFetcher
@@ -20,9 +23,9 @@ from wardgate.providers.registry import build_client
 from wardgate.providers.transport import Transport
 from wardgate.routing.execute import execute
 from wardgate.routing.table import RouteTable
+from wardgate.runtime_credentials import CredentialStore
 from wardgate.settings import Settings
 from wardgate.stages import default_stages
-from wardgate.stages.authenticate import KeyVerifier
 from wardgate.storage.database import Database
 from wardgate.storage.responses import ResponseStore
 
@@ -45,7 +48,7 @@ class Snapshot:
 def build_snapshot(
     loaded: LoadedConfig,
     transport: Transport,
-    verifier: KeyVerifier,
+    authenticator: Authenticator,
     access_log: AccessLog,
     fetcher: ImageFetcher | None = None,
 ) -> Snapshot:
@@ -53,7 +56,7 @@ def build_snapshot(
     config = loaded.config
     clients = {p.name: build_client(p, transport, fetcher) for p in config.providers}
     routes = RouteTable.build(config, clients)
-    stages = default_stages(verifier=verifier, access_log=access_log if config.server.access_log else None)
+    stages = default_stages(authenticator=authenticator, access_log=access_log if config.server.access_log else None)
     return Snapshot(loaded, clients, routes, compose(stages, execute), int(time.time()))
 
 
@@ -61,12 +64,18 @@ def build_snapshot(
 class AppState:
     settings: Settings
     transport: Transport
-    verifier: KeyVerifier
+    authenticator: Authenticator
     snapshot: Snapshot
     access_log: AccessLog
     fetcher: ImageFetcher
     responses: ResponseStore | None = None
     db: Database | None = None
+    identity: IdentityCache | None = None
+    """The in-memory key and team index the request path reads (``authenticator.cache``)."""
+    notifier: IdentityNotifier | None = None
+    """Shared mode (Redis): tells the other replicas about identity changes."""
+    credentials: CredentialStore | None = None
+    """Decrypted provider credentials behind ``${credential:NAME}`` references (``runtime_credentials``)."""
     ready: bool = False
     reloads: int = 0
     last_reload_error: str | None = field(default=None)
@@ -74,15 +83,18 @@ class AppState:
     """Called after every committed admin change to identity data (refresh caches, tell other replicas)."""
 
     async def authenticate(self, headers: Mapping[str, str]) -> Principal:
-        """Who is calling: the one entry point for the proxy pipeline, the admin API and every other route."""
-        return self.verifier.verify(headers)
+        """Who is calling: the one entry point for the proxy pipeline, the admin API and every other route
+        (master key, virtual key, JWT bearer token, or a sign-in session). No SQL."""
+        return await self.authenticator.authenticate(headers)
 
     async def identity_changed(self) -> None:
+        """Call after committing a change to keys, teams, users or memberships: refreshes this replica's cache
+        before returning (so the admin caller's next request sees the change here) and notifies the others."""
         for listener in self.identity_listeners:
             await listener()
 
     def apply(self, loaded: LoadedConfig) -> None:
-        self.snapshot = build_snapshot(loaded, self.transport, self.verifier, self.access_log, self.fetcher)
+        self.snapshot = build_snapshot(loaded, self.transport, self.authenticator, self.access_log, self.fetcher)
         self.reloads += 1
         self.last_reload_error = None
         _log.info(

@@ -1,5 +1,6 @@
-"""Process settings that are not part of the config file: where the config and data live, and the master key.
-Read from the environment (``WARDGATE_*``) or set by the CLI; never from request data."""
+"""Process settings that are not part of the config file: where the config and data live, the master key, and the
+database and Redis URLs when they come from the environment. Read from the environment (``WARDGATE_*``) or set by
+the CLI; never from request data."""
 
 from __future__ import annotations
 
@@ -20,6 +21,11 @@ class Settings:
     data_dir: Path = field(default_factory=lambda: default_data_dir(os.environ))
     master_key: str | None = field(default=None, repr=False)
     database_url: str | None = None
+    redis_url: str | None = field(default=None, repr=False)
+    """``WARDGATE_REDIS_URL`` (it may carry a password): shared mode's identity notifications."""
+    identity_poll_interval: float = 1.0
+    """``WARDGATE_IDENTITY_POLL_SECONDS``: how often each process polls the database for key and team changes (the
+    revocation bound without Redis; with Redis, changes arrive at once and the poll is the fallback)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -31,6 +37,8 @@ class Settings:
             data_dir=Path(data_dir) if data_dir else default_data_dir(env),
             master_key=env.get("WARDGATE_MASTER_KEY") or None,
             database_url=env.get("WARDGATE_DATABASE_URL") or None,
+            redis_url=env.get("WARDGATE_REDIS_URL") or None,
+            identity_poll_interval=_seconds(env.get("WARDGATE_IDENTITY_POLL_SECONDS"), 1.0),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -42,8 +50,24 @@ class Settings:
             env["WARDGATE_MASTER_KEY"] = self.master_key
         if self.database_url:
             env["WARDGATE_DATABASE_URL"] = self.database_url
+        if self.redis_url:
+            env["WARDGATE_REDIS_URL"] = self.redis_url
+        if self.identity_poll_interval != 1.0:
+            env["WARDGATE_IDENTITY_POLL_SECONDS"] = repr(self.identity_poll_interval)
         return env
 
     @property
     def sql_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'wardgate.db'}"
+
+
+def _seconds(value: str | None, default: float) -> float:
+    if not value:
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ValueError(f"not a number of seconds: {value!r}") from None
+    if not 0 < seconds < float("inf"):
+        raise ValueError(f"must be a positive number of seconds: {value!r}")
+    return seconds

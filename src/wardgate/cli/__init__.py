@@ -1,7 +1,8 @@
-"""The ``wardgate`` command line: ``serve``, ``config check``, ``db``, ``reset-master-key`` and ``version``.
-Each module attaches its commands to the one click group in ``base``; commands import heavy modules lazily."""
+"""The ``wardgate`` command line: ``serve``, ``config check``, ``db``, ``keys``, ``secrets``, ``teams``,
+``projects``, ``users``, ``members``, ``service-principals``, ``reset-master-key`` and ``version``. Each module
+attaches its commands to the one click group in ``base``; commands import heavy modules lazily."""
 
-from wardgate.cli import db, serve
+from wardgate.cli import db, keys, org, secrets, serve
 from wardgate.cli.base import main
 
-__all__ = ["db", "main", "serve"]
+__all__ = ["db", "keys", "main", "org", "secrets", "serve"]

@@ -27,7 +27,11 @@ class AdminClient:
         self.key = key or os.environ.get("WARDGATE_ADMIN_KEY") or os.environ.get("WARDGATE_MASTER_KEY")
         self.timeout = timeout
 
-    def request(self, method: str, path: str, body: Any = None, query: dict[str, Any] | None = None) -> Any:
+    def request(
+        self, method: str, path: str, body: Any = None, query: dict[str, Any] | None = None, *, missing_ok: bool = False
+    ) -> Any:
+        """The decoded answer; an error is one line on stderr and exit status 1 (with ``missing_ok``, a 404 is
+        ``None``)."""
         url = f"{self.url}/admin/v1{path}"
         if query:
             url += "?" + urllib.parse.urlencode({k: v for k, v in query.items() if v is not None}, doseq=True)
@@ -43,6 +47,8 @@ class AdminClient:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
                 raw = response.read()
         except urllib.error.HTTPError as exc:
+            if missing_ok and exc.code == 404:
+                return None
             fail(_error_message(exc))
         except urllib.error.URLError as exc:
             fail(f"cannot reach the gateway at {self.url}: {exc.reason}")
@@ -56,6 +62,9 @@ class AdminClient:
 
     def patch(self, path: str, body: Any) -> Any:
         return self.request("PATCH", path, body)
+
+    def put(self, path: str, body: Any) -> Any:
+        return self.request("PUT", path, body)
 
     def delete(self, path: str) -> Any:
         return self.request("DELETE", path)

@@ -96,6 +96,9 @@ def config_check(file: Path) -> None:
     config = loaded.config
     for warning in loaded.warnings:
         click.echo(f"warning: {file}: {warning}", err=True)
+    for ref in loaded.credential_refs:  # resolved by the gateway from its vault, not checked here
+        where = f"line {ref.line}: " if ref.line else ""
+        click.echo(f"{file}: {where}{ref.path}: stored credential {ref.name!r} (resolved when the gateway loads it)")
     click.echo(f"{file}: OK ({len(config.providers)} providers, {len(config.models)} models)")
 
 

@@ -1,12 +1,15 @@
 """Load a YAML config file into a validated :class:`GatewayConfig`, reporting every problem with its line.
 
 ``${NAME}`` and ``${NAME:-default}`` in string values are replaced from the environment before validation, so
-secrets never need to be written inline. Problems are collected, never raised one at a time: ``config check``
-prints them all.
+secrets never need to be written inline. ``${credential:NAME}`` as a provider secret refers to a credential stored
+in the vault: the loader records it (``LoadedConfig.credential_refs``) and the gateway fills it in with
+:func:`resolve_credentials` when it builds a snapshot. Problems are collected, never raised one at a time:
+``config check`` prints them all.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Mapping
@@ -17,6 +20,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from wardgate.config.credential_refs import CONTEXT_KEY, CredentialRef, mentions_reference, parse_reference
 from wardgate.config.schema import GatewayConfig, format_path, reference_problems
 
 PathKey = tuple[str | int, ...]
@@ -49,6 +53,9 @@ class LoadedConfig:
     config: GatewayConfig
     source: str
     warnings: tuple[ConfigProblem, ...] = ()
+    credential_refs: tuple[CredentialRef, ...] = ()
+    """``${credential:NAME}`` references, in file order; ``config`` holds them unresolved until
+    :func:`resolve_credentials` fills them in."""
 
 
 def load_config_file(path: str | Path, env: Mapping[str, str] | None = None) -> LoadedConfig:
@@ -79,16 +86,65 @@ def load_config_text(text: str, *, source: str = "<config>", env: Mapping[str, s
         problems.append(ConfigProblem("(top level)", 1, "the file must contain a mapping"))
         raise ConfigError(source, problems)
     warnings: list[ConfigProblem] = []
-    data = _substitute(data, (), env, lines, problems, warnings)
+    refs: list[CredentialRef] = []
+    data = _substitute(data, (), env, lines, problems, warnings, refs)
     try:
-        config = GatewayConfig.model_validate(data, context={"defer_references": True})
+        config = GatewayConfig.model_validate(data, context={"defer_references": True, CONTEXT_KEY: True})
     except ValidationError as exc:
         raise ConfigError(source, problems + _from_validation(exc, data, lines)) from None
     for path, message in reference_problems(config):
         problems.append(ConfigProblem(format_path(path), _line_for(path, lines), message))
     if problems:
         raise ConfigError(source, problems)
-    return LoadedConfig(config=config, source=source, warnings=tuple(warnings))
+    return LoadedConfig(config=config, source=source, warnings=tuple(warnings), credential_refs=tuple(refs))
+
+
+def resolve_credentials(
+    loaded: LoadedConfig, secrets: Mapping[str, str], unavailable: Mapping[str, str] | None = None
+) -> LoadedConfig:
+    """``loaded`` with every ``${credential:NAME}`` filled in from ``secrets`` (name → plaintext).
+
+    The references stay recorded, so resolving the result again with newer secrets replaces them again. A
+    credential missing from ``secrets`` is a :class:`ConfigError` naming it (``unavailable`` may give the reason:
+    name → e.g. "could not be decrypted: …"); so is a secret its field refuses (a Vertex ``credentials`` value
+    that is not service account JSON). No message contains a secret.
+    """
+    if not loaded.credential_refs:
+        return loaded
+    problems: list[ConfigProblem] = []
+    values: dict[int, dict[str, str]] = {}
+    for ref in loaded.credential_refs:
+        secret = secrets.get(ref.name)
+        if secret is None:
+            missing = f"does not exist; store it with `wardgate secrets set {ref.name}`"
+            reason = (unavailable or {}).get(ref.name, missing)
+            problems.append(ConfigProblem(ref.path, ref.line, f"credential {ref.name!r} {reason}"))
+        else:
+            values.setdefault(ref.provider_index, {})[ref.field] = secret
+    providers = list(loaded.config.providers)
+    for index, fields in values.items():
+        provider = providers[index]
+        try:
+            providers[index] = type(provider).model_validate({**provider.model_dump(), **fields})
+        except ValidationError as exc:
+            problems += _resolution_problems(exc, index, loaded.credential_refs)
+    if problems:
+        raise ConfigError(loaded.source, sorted(problems, key=lambda p: p.line or 0))
+    return dataclasses.replace(loaded, config=loaded.config.model_copy(update={"providers": providers}))
+
+
+def _resolution_problems(exc: ValidationError, index: int, refs: tuple[CredentialRef, ...]) -> list[ConfigProblem]:
+    by_field = {ref.field: ref for ref in refs if ref.provider_index == index}
+    problems = []
+    for error in exc.errors(include_url=False, include_input=False):
+        field = str(error["loc"][0]) if error["loc"] else ""
+        ref = by_field.get(field)
+        message = error["msg"].removeprefix("Value error, ")
+        if ref is None:  # pragma: no cover - only referenced fields change, so only they can fail
+            problems.append(ConfigProblem(f"providers[{index}]", None, message))
+        else:
+            problems.append(ConfigProblem(ref.path, ref.line, f"credential {ref.name!r}: {message}"))
+    return problems
 
 
 def _index_lines(node: yaml.Node, path: PathKey, lines: dict[PathKey, int], problems: list[ConfigProblem]) -> None:
@@ -114,12 +170,20 @@ def _substitute(
     lines: dict[PathKey, int],
     problems: list[ConfigProblem],
     warnings: list[ConfigProblem],
+    refs: list[CredentialRef],
 ) -> Any:
     if isinstance(value, dict):
-        return {k: _substitute(v, (*path, k), env, lines, problems, warnings) for k, v in value.items()}
+        return {k: _substitute(v, (*path, k), env, lines, problems, warnings, refs) for k, v in value.items()}
     if isinstance(value, list):
-        return [_substitute(v, (*path, i), env, lines, problems, warnings) for i, v in enumerate(value)]
+        return [_substitute(v, (*path, i), env, lines, problems, warnings, refs) for i, v in enumerate(value)]
     if not isinstance(value, str):
+        return value
+    if mentions_reference(value):  # ${credential:NAME}: recorded, left in place, resolved by the gateway
+        ref, problem = parse_reference(path, value)
+        if ref is not None:
+            refs.append(dataclasses.replace(ref, line=_line_for(path, lines)))
+        else:
+            problems.append(ConfigProblem(format_path(path), _line_for(path, lines), str(problem)))
         return value
     if path and path[-1] in _SECRET_KEYS and not _ENV_REF.search(value) and value:
         warnings.append(
@@ -138,7 +202,17 @@ def _substitute(
         )
         return ""
 
-    return _ENV_REF.sub(replace, value)
+    substituted = _ENV_REF.sub(replace, value)
+    if mentions_reference(substituted):
+        problems.append(
+            ConfigProblem(
+                format_path(path),
+                _line_for(path, lines),
+                "an environment variable's value may not hold a credential reference; write ${credential:NAME} "
+                "in the file itself",
+            )
+        )
+    return substituted
 
 
 def _from_validation(exc: ValidationError, data: Any, lines: dict[PathKey, int]) -> list[ConfigProblem]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime
 import json
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -21,6 +21,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from wardgate.config.auth_config import OidcConfig
+from wardgate.config.credential_refs import may_stay_unresolved
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$"
 _SAFE_PATH_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -165,7 +168,9 @@ class VertexProvider(_ProviderBase):
 
     @field_validator("credentials")
     @classmethod
-    def _check_credentials(cls, value: SecretStr) -> SecretStr:
+    def _check_credentials(cls, value: SecretStr, info: ValidationInfo) -> SecretStr:
+        if may_stay_unresolved(value.get_secret_value(), info):
+            return value  # ${credential:NAME}: checked when the gateway resolves it
         try:
             account = json.loads(value.get_secret_value())
         except ValueError:
@@ -215,6 +220,11 @@ class DeploymentConfig(Strict):
 class ModelConfig(Strict):
     name: str = Field(pattern=NAME_PATTERN, description="What clients send as `model`.")
     deployments: list[DeploymentConfig] = Field(min_length=1)
+    aliases: list[Annotated[str, Field(pattern=NAME_PATTERN)]] = Field(
+        default_factory=list,
+        description="Other names clients may send for this model (unique across every model name and alias). "
+        "A key allowed this model may call it by any of them; a key allowed an alias may call the model.",
+    )
     description: str | None = None
     owned_by: str = "wardgate"
 
@@ -248,11 +258,62 @@ class ServerConfig(Strict):
     responses: ResponsesStoreConfig = ResponsesStoreConfig()
 
 
+class JwtAuthConfig(Strict):
+    """JWT bearer tokens accepted on the proxy API (signature via the issuer's JWKS). Changes need a restart.
+    Claim names may be dotted paths (``realm_access.roles``); roles come only through ``role_map``."""
+
+    issuer: str = Field(min_length=1)
+    audience: str | list[str]
+    jwks_url: str | None = Field(default=None, description="Default: found through the issuer's OIDC discovery.")
+    algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256"], min_length=1)
+    clock_skew_seconds: int = Field(default=60, ge=0, le=300)
+    required_claims: list[str] = Field(default_factory=lambda: ["exp", "iss", "aud"])
+    user_claim: str = "sub"
+    email_claim: str = "email"
+    teams_claim: str = Field(default="groups", description="Team names (matched against the gateway's teams).")
+    roles_claim: str = "roles"
+    role_map: dict[str, str] = Field(
+        default_factory=dict, description="IdP role or group value → org_admin, auditor, team_admin, member, viewer."
+    )
+    team_role_default: Literal["team_admin", "member", "viewer"] = "member"
+    jwks_min_refresh_seconds: float = Field(default=30.0, ge=0)
+    jwks_max_age_seconds: float = Field(default=600.0, gt=0)
+    http_timeout_seconds: float = Field(default=5.0, gt=0)
+    cache_size: int = Field(default=10_000, ge=0, description="Verified tokens kept in memory.")
+    allow_insecure_http: bool = Field(default=False, description="Plain http to a non-loopback IdP.")
+
+    @model_validator(mode="after")
+    def _valid_settings(self) -> JwtAuthConfig:
+        from wardgate.identity.jwt import JwtSettings  # the verifier's own checks, run at load time
+
+        JwtSettings(**self.settings_fields())
+        return self
+
+    def settings_fields(self) -> dict[str, Any]:
+        """Keyword arguments for ``wardgate.identity.jwt.JwtSettings``."""
+        values = self.model_dump()
+        values["audience"] = self.audience if isinstance(self.audience, str) else tuple(self.audience)
+        values["algorithms"] = tuple(self.algorithms)
+        values["required_claims"] = tuple(self.required_claims)
+        return values
+
+
+class AuthConfig(Strict):
+    jwt: JwtAuthConfig | None = Field(default=None, description="Accept JWT bearer tokens (off when absent).")
+    oidc: OidcConfig | None = Field(default=None, description="Sign-in for people through OIDC (off when absent).")
+
+
 class GatewayConfig(Strict):
     database_url: str | None = Field(
         default=None,
         description="sqlite:///path or postgresql://user@host/db; WARDGATE_DATABASE_URL wins (restart to change).",
     )
+    redis_url: str | None = Field(
+        default=None,
+        description="redis://host:port/db for shared mode (identity changes reach every replica at once); "
+        "WARDGATE_REDIS_URL wins (restart to change).",
+    )
+    auth: AuthConfig = AuthConfig()
     server: ServerConfig = ServerConfig()
     providers: list[ProviderConfig] = Field(default_factory=list)
     models: list[ModelConfig] = Field(default_factory=list)
@@ -276,18 +337,16 @@ def format_path(path: tuple[str | int, ...]) -> str:
 
 
 def reference_problems(config: GatewayConfig) -> list[tuple[tuple[str | int, ...], str]]:
-    """Cross-references the schema cannot express: unique names and deployments naming known providers."""
+    """Cross-references the schema cannot express: unique names (model names and aliases share one namespace)
+    and deployments naming known providers."""
     problems: list[tuple[tuple[str | int, ...], str]] = []
     providers: dict[str, ProviderConfig] = {}
     for index, provider in enumerate(config.providers):
         if provider.name in providers:
             problems.append((("providers", index, "name"), f"duplicate provider name {provider.name!r}"))
         providers[provider.name] = provider
-    seen: set[str] = set()
+    problems += _name_problems(config.models)
     for m_index, model in enumerate(config.models):
-        if model.name in seen:
-            problems.append((("models", m_index, "name"), f"duplicate model name {model.name!r}"))
-        seen.add(model.name)
         for d_index, deployment in enumerate(model.deployments):
             path: tuple[str | int, ...] = ("models", m_index, "deployments", d_index)
             target = providers.get(deployment.provider)
@@ -300,4 +359,22 @@ def reference_problems(config: GatewayConfig) -> list[tuple[tuple[str | int, ...
                         "an Azure deployment name may only contain letters, digits, '.', '_', '-'",
                     )
                 )
+    return problems
+
+
+def _name_problems(models: list[ModelConfig]) -> list[tuple[tuple[str | int, ...], str]]:
+    """Every name a client may send (model names and aliases) must pick exactly one model."""
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    owner: dict[str, str] = {}
+    for m_index, model in enumerate(models):
+        names: list[tuple[tuple[str | int, ...], str]] = [(("models", m_index, "name"), model.name)]
+        names += [(("models", m_index, "aliases", a_index), alias) for a_index, alias in enumerate(model.aliases)]
+        for path, name in names:
+            taken = owner.get(name)
+            if taken is None:
+                owner[name] = model.name
+            elif path[-1] == "name" and taken == name:
+                problems.append((path, f"duplicate model name {name!r}"))
+            else:
+                problems.append((path, f"the name {name!r} is already taken by model {taken!r}"))
     return problems

@@ -1,5 +1,5 @@
 """Pipeline stages, one module each, composed once per config snapshot (outermost first):
-observe → authenticate → parse → [authorize → rate_limit → budget → policy → cache → audit] → route+execute.
+observe → authenticate → parse → authorize → [rate_limit → budget → policy → cache → audit] → route+execute.
 
 Each stage is ``async def stage(ctx, request, next) -> ProxyResponse`` and is unit-testable with a fake ``next``.
 Must not import ``api``.
@@ -8,12 +8,14 @@ Must not import ``api``.
 from collections.abc import Sequence
 
 from wardgate.core.types import Stage
+from wardgate.identity.authenticator import Authenticator
 from wardgate.observability.logging import AccessLog
-from wardgate.stages.authenticate import KeyVerifier, make_authenticate
+from wardgate.stages.authenticate import make_authenticate
+from wardgate.stages.authorize import authorize
 from wardgate.stages.observe import make_observe
 from wardgate.stages.parse import parse
 
 
-def default_stages(*, verifier: KeyVerifier, access_log: AccessLog | None) -> Sequence[Stage]:
-    """The stage list for a snapshot. Later stages slot in between authenticate and the terminal handler."""
-    return (make_observe(access_log), make_authenticate(verifier), parse)
+def default_stages(*, authenticator: Authenticator, access_log: AccessLog | None) -> Sequence[Stage]:
+    """The stage list for a snapshot. Later stages slot in between authorize and the terminal handler."""
+    return (make_observe(access_log), make_authenticate(authenticator), parse, authorize)

@@ -1,7 +1,8 @@
 """Fake provider servers for tests and benchmarks (shipped so users can test their apps too).
 
 Owns: ``FakeAnthropic``, ``FakeGemini`` (Gemini and Vertex AI, with an OAuth token endpoint) and ``FakeBedrock``
-(SigV4-verifying, binary event-stream), each in its own subpackage, and ``FakeOpenAI`` — a real aiohttp server
+(SigV4-verifying, binary event-stream), each in its own subpackage, ``FakeOidc`` (an OpenID Provider: discovery,
+JWKS, auto-approving ``/authorize``, ``/token`` with PKCE) and ``FakeOpenAI`` — a real aiohttp server
 speaking the OpenAI and Azure OpenAI wire formats
 (chat completions, streamed and not, tool calls, embeddings, models, and the Responses API), scriptable per request with
 ``Behavior`` (latency, errors, chunking, disconnects, malformed JSON ...), recording every request;
@@ -21,6 +22,7 @@ from wardgate.testing.control import RemoteFake
 from wardgate.testing.fake_anthropic import FakeAnthropic
 from wardgate.testing.fake_bedrock import FakeBedrock
 from wardgate.testing.fake_gemini import FakeGemini, make_service_account
+from wardgate.testing.fake_oidc import FakeOidc, FakeUser
 from wardgate.testing.fake_openai import DEFAULT_MODELS, FakeOpenAI
 from wardgate.testing.recording import RecordedRequest
 from wardgate.testing.runner import FakeServerThread, run_in_thread
@@ -37,8 +39,10 @@ __all__ = [
     "FakeAnthropic",
     "FakeBedrock",
     "FakeGemini",
+    "FakeOidc",
     "FakeOpenAI",
     "FakeServerThread",
+    "FakeUser",
     "RecordedRequest",
     "RemoteFake",
     "Script",

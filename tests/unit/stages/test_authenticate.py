@@ -1,5 +1,5 @@
 """Tests of client authentication: where the key may be sent, refusals, verification against the master key hash,
-and the pipeline stage."""
+and the pipeline stage. (Virtual keys, JWTs and sessions: tests/unit/identity/test_identity_authenticator.py.)"""
 
 from __future__ import annotations
 
@@ -7,16 +7,20 @@ import pytest
 
 from wardgate.core.errors import AuthenticationError
 from wardgate.core.keys import hash_key
-from wardgate.core.types import Endpoint, Principal, ProxyRequest, ProxyResponse, RequestContext
-from wardgate.stages.authenticate import KeyVerifier, make_authenticate, presented_key
+from wardgate.core.types import Endpoint, Principal, ProxyRequest, ProxyResponse, RequestContext, Role
+from wardgate.identity.authenticator import Authenticator
+from wardgate.stages.authenticate import make_authenticate, presented_key
 
 MASTER = "wg-master-0123456789abcdef"
 OTHER = "wg-other-fedcba9876543210"
 
 
+MASTER_PRINCIPAL = Principal(key_id="master", kind="master", org_role=Role.ORG_ADMIN)
+
+
 @pytest.fixture
-def verifier() -> KeyVerifier:
-    return KeyVerifier(hash_key(MASTER))
+def verifier() -> Authenticator:
+    return Authenticator(hash_key(MASTER))
 
 
 def make_ctx(headers: dict[str, str]) -> RequestContext:
@@ -92,7 +96,7 @@ def test_malformed_authorization_is_refused_even_with_a_valid_x_api_key() -> Non
         presented_key({"authorization": f"Basic {MASTER}", "x-api-key": MASTER})
 
 
-# --- KeyVerifier ----------------------------------------------------------------------------------------------
+# --- Authenticator (master key) ---------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -100,9 +104,9 @@ def test_malformed_authorization_is_refused_even_with_a_valid_x_api_key() -> Non
     [{"authorization": f"Bearer {MASTER}"}, {"x-api-key": MASTER}, {"api-key": MASTER}],
     ids=["bearer", "x-api-key", "api-key"],
 )
-def test_master_key_is_accepted_in_every_header(verifier: KeyVerifier, headers: dict[str, str]) -> None:
-    principal = verifier.verify(headers)
-    assert principal == Principal(key_id="master", kind="master")
+async def test_master_key_is_accepted_in_every_header(verifier: Authenticator, headers: dict[str, str]) -> None:
+    principal = await verifier.authenticate(headers)
+    assert principal == MASTER_PRINCIPAL
 
 
 @pytest.mark.parametrize(
@@ -111,10 +115,10 @@ def test_master_key_is_accepted_in_every_header(verifier: KeyVerifier, headers: 
     ids=["other", "prefix", "longer", "case", "the-hash-itself"],
 )
 @pytest.mark.parametrize("header", ["x-api-key", "api-key", "authorization"])
-def test_wrong_key_is_refused(verifier: KeyVerifier, header: str, key: str) -> None:
+async def test_wrong_key_is_refused(verifier: Authenticator, header: str, key: str) -> None:
     value = f"Bearer {key}" if header == "authorization" else key
     with pytest.raises(AuthenticationError) as info:
-        verifier.verify({header: value})
+        await verifier.authenticate({header: value})
     assert info.value.http_status == 401
     assert info.value.code == "invalid_api_key"
     assert key not in info.value.message
@@ -122,17 +126,17 @@ def test_wrong_key_is_refused(verifier: KeyVerifier, header: str, key: str) -> N
 
 
 @pytest.mark.parametrize("headers", [{}, {"x-api-key": ""}, {"api-key": "   "}], ids=["none", "empty", "blank"])
-def test_missing_key(verifier: KeyVerifier, headers: dict[str, str]) -> None:
+async def test_missing_key(verifier: Authenticator, headers: dict[str, str]) -> None:
     with pytest.raises(AuthenticationError) as info:
-        verifier.verify(headers)
+        await verifier.authenticate(headers)
     assert info.value.code == "missing_api_key"
     assert info.value.http_status == 401
     assert info.value.to_dict()["error"]["type"] == "authentication_error"
 
 
-def test_conflicting_keys_are_refused_even_if_one_is_right(verifier: KeyVerifier) -> None:
+async def test_conflicting_keys_are_refused_even_if_one_is_right(verifier: Authenticator) -> None:
     with pytest.raises(AuthenticationError) as info:
-        verifier.verify({"authorization": f"Bearer {MASTER}", "x-api-key": OTHER})
+        await verifier.authenticate({"authorization": f"Bearer {MASTER}", "x-api-key": OTHER})
     assert info.value.code == "invalid_api_key"
 
 
@@ -149,14 +153,14 @@ class FakeNext:
         return self.response
 
 
-async def test_stage_sets_principal_and_calls_next(verifier: KeyVerifier) -> None:
+async def test_stage_sets_principal_and_calls_next(verifier: Authenticator) -> None:
     stage, nxt = make_authenticate(verifier), FakeNext()
     ctx = make_ctx({"authorization": f"Bearer {MASTER}"})
     request = ProxyRequest(endpoint=Endpoint.CHAT, raw=b"{}")
     response = await stage(ctx, request, nxt)
     assert response is nxt.response
     assert nxt.calls == [(ctx, request)]
-    assert ctx.principal == Principal(key_id="master", kind="master")
+    assert ctx.principal == MASTER_PRINCIPAL
 
 
 @pytest.mark.parametrize(
@@ -169,7 +173,7 @@ async def test_stage_sets_principal_and_calls_next(verifier: KeyVerifier) -> Non
     ],
     ids=["missing", "wrong", "malformed", "conflicting"],
 )
-async def test_stage_refuses_without_calling_next(verifier: KeyVerifier, headers: dict[str, str], code: str) -> None:
+async def test_stage_refuses_without_calling_next(verifier: Authenticator, headers: dict[str, str], code: str) -> None:
     stage, nxt = make_authenticate(verifier), FakeNext()
     ctx = make_ctx(headers)
     with pytest.raises(AuthenticationError) as info:

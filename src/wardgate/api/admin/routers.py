@@ -4,6 +4,24 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from wardgate.api.admin import credentials, keys, me, org
+from wardgate.api.admin import (
+    credentials,
+    keys,
+    me,
+    org,
+    org_members,
+    org_principals,
+    org_projects,
+    org_users,
+)
 
-ALL: list[APIRouter] = [me.router, org.router, keys.router, credentials.router]
+ALL: list[APIRouter] = [
+    me.router,
+    org.router,
+    org_projects.router,
+    org_users.router,
+    org_members.router,
+    org_principals.router,
+    keys.router,
+    credentials.router,
+]

@@ -27,6 +27,7 @@ from wardgate.core.streams import close_quietly
 from wardgate.core.types import Endpoint, ProxyRequest, ProxyResponse, StreamSource
 from wardgate.routing.table import Deployment
 from wardgate.runtime import AppState
+from wardgate.stages.authorize import check_model_allowed
 
 
 class AnthropicDialect:
@@ -90,7 +91,7 @@ class AnthropicRoutes:
         out: Headers = [(b"x-request-id", self._request_id(headers).encode())]
         state = self._state()
         try:
-            state.verifier.verify(headers)
+            principal = await state.authenticate(headers)
             raw = await read_body(receive, headers, state.snapshot.config.server.max_body_bytes)
             body = load_object(raw)
             model = body.get("model")
@@ -98,6 +99,7 @@ class AnthropicRoutes:
                 raise InvalidRequestError("model: Field required", param="model")
             if not isinstance(body.get("messages"), list):
                 raise InvalidRequestError("messages: Field required", param="messages")
+            check_model_allowed(principal, state.snapshot.routes, model)
             route = state.snapshot.routes.resolve(model)
             count = await _upstream_count(route.deployments, body, raw, headers)
             result: dict[str, Any] = {"input_tokens": estimate_tokens(body) if count is None else count}

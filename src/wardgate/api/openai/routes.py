@@ -11,7 +11,7 @@ import orjson
 from wardgate.api.openai.parse import parse_chat, parse_embeddings
 from wardgate.api.proxy import RequestIds, Scope, request_headers, run_proxy
 from wardgate.api.render import Headers, Receive, Send, send_error, send_json, send_stream
-from wardgate.core.errors import GatewayError
+from wardgate.core.errors import GatewayError, ModelNotFoundError
 from wardgate.core.types import Endpoint, Parser, ProxyRequest, ProxyResponse
 from wardgate.runtime import AppState
 
@@ -52,12 +52,22 @@ class OpenAIRoutes:
         state = self._state()
         snapshot = state.snapshot
         try:
-            state.verifier.verify(headers)
+            principal = await state.authenticate(headers)
+            routes = snapshot.routes
+            allowed = routes.canonical_names(principal.allowed_models) if principal.allowed_models is not None else None
             if model_id is None:
-                data = [_model_entry(route.name, route.config.owned_by, snapshot.created) for route in snapshot.routes]
+                data = [
+                    _model_entry(route.name, route.config.owned_by, snapshot.created)
+                    for route in routes
+                    if allowed is None or route.name in allowed
+                ]
                 body = {"object": "list", "data": data}
             else:
-                route = snapshot.routes.resolve(model_id)
+                route = routes.resolve(model_id)
+                if allowed is not None and route.name not in allowed:  # as unknown: the list does not show it either
+                    raise ModelNotFoundError(
+                        f"The model `{model_id}` does not exist or you do not have access to it.", param="model"
+                    )
                 body = _model_entry(route.name, route.config.owned_by, snapshot.created)
         except GatewayError as exc:
             await send_error(send, exc, out)

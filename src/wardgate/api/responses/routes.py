@@ -38,7 +38,7 @@ class ResponsesRoutes:
         method: str = scope["method"]
         response_id, _, sub = tail.partition("/")
         try:
-            owner = store_owner(state.verifier.verify(headers))
+            owner = store_owner(await state.authenticate(headers))
             if sub not in ("", "input_items") or (sub and method != "GET") or method not in ("GET", "DELETE"):
                 raise GatewayError(f"Method {method} is not allowed here.", status=405, code="method_not_allowed")
             store = state.responses
