@@ -276,7 +276,7 @@ class JwtAuthConfig(Strict):
         default_factory=dict, description="IdP role or group value → org_admin, auditor, team_admin, member, viewer."
     )
     team_role_default: Literal["team_admin", "member", "viewer"] = "member"
-    jwks_min_refresh_seconds: float = Field(default=30.0, ge=0)
+    jwks_min_refresh_seconds: float = Field(default=5.0, ge=0)
     jwks_max_age_seconds: float = Field(default=600.0, gt=0)
     http_timeout_seconds: float = Field(default=5.0, gt=0)
     cache_size: int = Field(default=10_000, ge=0, description="Verified tokens kept in memory.")

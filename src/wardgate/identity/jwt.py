@@ -68,7 +68,7 @@ class JwtSettings(ClaimMapping):
     algorithms: tuple[str, ...] = ("RS256", "ES256")
     clock_skew_seconds: int = 60
     required_claims: tuple[str, ...] = ("exp", "iss", "aud")
-    jwks_min_refresh_seconds: float = 30.0
+    jwks_min_refresh_seconds: float = 5.0
     jwks_max_age_seconds: float = 600.0
     http_timeout_seconds: float = 5.0
     cache_size: int = 10_000
@@ -121,7 +121,7 @@ class JwksCache:
         *,
         issuer: str | None = None,
         session: aiohttp.ClientSession | None = None,
-        min_refresh_interval: float = 30.0,
+        min_refresh_interval: float = 5.0,
         max_age: float = 600.0,
         timeout: float = 5.0,
         allow_insecure_http: bool = False,

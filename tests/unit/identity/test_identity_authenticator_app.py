@@ -5,6 +5,8 @@ config and settings parsing for these options."""
 
 from __future__ import annotations
 
+import asyncio
+
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -43,7 +45,7 @@ async def started(tmp_path: Path, config: dict[str, Any], **settings: Any) -> Ga
 
 async def test_jwt_bearer_tokens_on_the_proxy_and_the_admin_api(tmp_path: Path, idp: FakeOidc) -> None:
     jwt = {"issuer": idp.url, "audience": idp.client_id, "role_map": {"gw-admins": "org_admin"}}
-    app = await started(tmp_path, {**CONFIG, "auth": {"jwt": jwt}})
+    app = await started(tmp_path, {**CONFIG, "auth": {"jwt": {**jwt, "jwks_min_refresh_seconds": 0.2}}})
     try:
         assert app.state is not None and app.state.notifier is None  # no Redis configured
         token = idp.issue_token({"sub": "alice", "roles": ["gw-admins"]})
@@ -53,6 +55,13 @@ async def test_jwt_bearer_tokens_on_the_proxy_and_the_admin_api(tmp_path: Path, 
         expired = idp.issue_token(expires_in=-600)
         refused = await call(app, "POST", "/v1/chat/completions", expired, CHAT)
         assert refused.status == 401 and "expired" in refused.json()["error"]["message"]
+        wrong_audience = idp.issue_token({"sub": "alice", "roles": ["gw-admins"]}, audience="another-app")
+        refused = await call(app, "POST", "/v1/chat/completions", wrong_audience, CHAT)
+        assert refused.status == 401 and "audience" in refused.json()["error"]["message"]
+        idp.rotate_keys()  # the IdP signs with a new key: the gateway fetches the JWKS again for the unknown kid
+        rotated = idp.issue_token({"sub": "alice", "roles": ["gw-admins"]})
+        await asyncio.sleep(0.3)  # the test config allows one JWKS fetch per 0.2 s (default 5 s)
+        assert (await call(app, "POST", "/v1/chat/completions", rotated, CHAT)).status == 200
     finally:
         await app.shutdown()
 
