@@ -6,7 +6,6 @@ config and settings parsing for these options."""
 from __future__ import annotations
 
 import asyncio
-
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
