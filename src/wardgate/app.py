@@ -36,6 +36,8 @@ from wardgate.identity.notify import IdentityNotifier
 from wardgate.observability.logging import AccessLog, configure_logging
 from wardgate.providers.fetch import ImageFetcher
 from wardgate.providers.transport import Transport
+from wardgate.routing.breaker_shared import SharedBreakers, open_breakers
+from wardgate.routing.state import RoutingState
 from wardgate.runtime import AppState, build_snapshot
 from wardgate.runtime_credentials import open_credentials
 from wardgate.settings import Settings
@@ -69,6 +71,8 @@ class Gateway:
             self._hot[("POST", prefix + "/responses")] = self._responses.create
         self._admin = create_admin_app(self._require_state, self._request_id)
         self._sso: SsoRoutes | None = None
+        self._breaker_sync: SharedBreakers | None = None
+        """Shares breaker state with the other replicas (Redis), when configured."""
         """``/auth/*`` sign-in routes, when ``auth.oidc`` is configured."""
         self._other = Starlette(
             routes=[
@@ -188,11 +192,15 @@ class Gateway:
         transport = Transport()
         access_log = AccessLog()
         fetcher = ImageFetcher(loaded.config.server.image_fetch)  # image_fetch changes need a restart
-        snapshot = build_snapshot(loaded, transport, authenticator, access_log, fetcher)
+        routing = RoutingState()  # breakers, deployment health, retry budget, admission: kept across reloads
+        snapshot = build_snapshot(loaded, transport, authenticator, access_log, fetcher, routing)
         responses = open_response_store(db, loaded.config.server.responses)  # changes need a restart
         if responses is not None:
             await responses.start()
         state = AppState(settings, transport, authenticator, snapshot, access_log, fetcher, responses, db, identity)
+        state.routing = routing
+        redis_url = settings.redis_url or loaded.config.redis_url  # server.breaker changes need a restart
+        state.breakers, self._breaker_sync = await open_breakers(loaded.config, redis_url)
         await start_notifications(state, settings.redis_url or loaded.config.redis_url)
         self._sso = open_sso(loaded.config.auth.oidc, state, self._request_id)  # auth.oidc changes need a restart
         state.credentials = credentials
@@ -220,6 +228,8 @@ class Gateway:
                 await self.state.credentials.close()
             if self.state.notifier is not None:
                 await self.state.notifier.close()
+            if self._breaker_sync is not None:
+                await self._breaker_sync.close()
             if self.state.identity is not None:
                 await self.state.identity.close()
             await self.state.authenticator.close()

@@ -21,7 +21,10 @@ from wardgate.providers.base import ProviderClient
 from wardgate.providers.fetch import ImageFetcher
 from wardgate.providers.registry import build_client
 from wardgate.providers.transport import Transport
-from wardgate.routing.execute import execute
+from wardgate.routing.breaker import BreakerBoard, follow_config
+from wardgate.routing.execute import Router
+from wardgate.routing.health import HealthRegistry
+from wardgate.routing.state import RoutingState
 from wardgate.routing.table import RouteTable
 from wardgate.runtime_credentials import CredentialStore
 from wardgate.settings import Settings
@@ -39,6 +42,7 @@ class Snapshot:
     routes: RouteTable
     handler: Handler
     created: int
+    router: Router | None = None
 
     @property
     def config(self) -> GatewayConfig:
@@ -51,13 +55,19 @@ def build_snapshot(
     authenticator: Authenticator,
     access_log: AccessLog,
     fetcher: ImageFetcher | None = None,
+    routing: RoutingState | None = None,
 ) -> Snapshot:
-    """Pure construction (no I/O): safe to run while the old snapshot keeps serving."""
+    """Pure construction (no I/O): safe to run while the old snapshot keeps serving. ``routing`` (the process's
+    breakers, health, retry budget and admission, kept across reloads) takes the new config's limits."""
     config = loaded.config
     clients = {p.name: build_client(p, transport, fetcher) for p in config.providers}
     routes = RouteTable.build(config, clients)
     stages = default_stages(authenticator=authenticator, access_log=access_log if config.server.access_log else None)
-    return Snapshot(loaded, clients, routes, compose(stages, execute), int(time.time()))
+    routing = routing if routing is not None else RoutingState()
+    router = Router(routes, config.server.routing, routing)
+    routing.configure(config.server.routing, routes.deployment_ids())
+    follow_config(routing.breakers, config)  # a deployment whose definition changed starts with a closed breaker
+    return Snapshot(loaded, clients, routes, compose(stages, router.execute), int(time.time()), router)
 
 
 @dataclass(slots=True)
@@ -81,6 +91,22 @@ class AppState:
     last_reload_error: str | None = field(default=None)
     identity_listeners: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     """Called after every committed admin change to identity data (refresh caches, tell other replicas)."""
+    routing: RoutingState = field(default_factory=RoutingState)
+    """Breakers, deployment health, retry budget and admission: the process's, kept across reloads."""
+
+    @property
+    def breakers(self) -> BreakerBoard:
+        """The circuit breaker board every snapshot's router consults (assign to replace it)."""
+        return self.routing.breakers
+
+    @breakers.setter
+    def breakers(self, board: BreakerBoard) -> None:
+        self.routing.breakers = board
+
+    @property
+    def health(self) -> HealthRegistry:
+        """Per-deployment statistics (``health.snapshot()`` for the admin API)."""
+        return self.routing.health
 
     async def authenticate(self, headers: Mapping[str, str]) -> Principal:
         """Who is calling: the one entry point for the proxy pipeline, the admin API and every other route
@@ -94,7 +120,9 @@ class AppState:
             await listener()
 
     def apply(self, loaded: LoadedConfig) -> None:
-        self.snapshot = build_snapshot(loaded, self.transport, self.authenticator, self.access_log, self.fetcher)
+        self.snapshot = build_snapshot(
+            loaded, self.transport, self.authenticator, self.access_log, self.fetcher, self.routing
+        )
         self.reloads += 1
         self.last_reload_error = None
         _log.info(

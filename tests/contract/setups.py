@@ -143,7 +143,14 @@ def gateway_config(setups: list[Setup], fakes: dict[str, Any]) -> dict[str, Any]
                     "deployments": [{"provider": setup.name, "model": setup.embedding_model}],
                 }
             )
-    server = {"access_log": False, "image_fetch": {"allow_networks": ["127.0.0.1/32"]}}
+    server = {
+        "access_log": False,
+        "image_fetch": {"allow_networks": ["127.0.0.1/32"]},
+        # The battery checks how each adapter maps one upstream answer: no retries, no breakers (those are tested
+        # in tests/integration/test_routing_faults.py and test_breaker_replicas.py).
+        "routing": {"max_attempts": 1},
+        "breaker": {"enabled": False},
+    }
     return {"server": server, "providers": providers, "models": models}
 
 

@@ -48,7 +48,7 @@ def fakes() -> Iterator[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def gateway(fakes: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
     config = {
-        "server": {"access_log": True},
+        "server": {"access_log": True, "breaker": {"enabled": False}},  # scripted 429s must not cool "gpt" down
         "providers": [
             {"name": "claude", "type": "anthropic", "base_url": fakes["claude"].url, "api_key": ANTHROPIC_KEY},
             {"name": "gpt", "type": "openai", "base_url": fakes["gpt"].base_url, "api_key": OPENAI_KEY},

@@ -86,7 +86,7 @@ def test_unknown_route_is_404_json(gateway: GatewayProcess) -> None:
 
 
 def test_upstream_500_is_502(client: openai.OpenAI, fake: FakeOpenAI) -> None:
-    fake.script(Behavior(status=500))
+    fake.script(Behavior(status=500, times=3))  # the only deployment is tried three times (routing.max_attempts)
     with pytest.raises(openai.InternalServerError) as info:
         client.chat.completions.create(model="gpt-4o-mini", messages=HI)
     assert info.value.status_code == 502
@@ -100,7 +100,7 @@ def test_unreachable_upstream_is_503(client: openai.OpenAI) -> None:
 
 
 def test_slow_upstream_is_504(client: openai.OpenAI, fake: FakeOpenAI) -> None:
-    fake.script(Behavior(latency=3.0))
+    fake.script(Behavior(latency=3.0, times=3))
     with pytest.raises(openai.InternalServerError) as info:
         client.chat.completions.create(model="gpt-4o-mini", messages=HI)
     assert info.value.status_code == 504
@@ -140,7 +140,7 @@ def test_gateway_credential_rejected_upstream_is_502_without_secrets(
 
 
 def test_upstream_malformed_json_is_502(client: openai.OpenAI, fake: FakeOpenAI) -> None:
-    fake.script(Behavior(malformed=True))
+    fake.script(Behavior(malformed=True, times=3))
     with pytest.raises(openai.InternalServerError) as info:
         client.chat.completions.create(model="gpt-4o-mini", messages=HI)
     assert info.value.status_code == 502

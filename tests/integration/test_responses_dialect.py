@@ -60,6 +60,7 @@ def gateway(fakes: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> 
     timeouts = {"connect": 2, "first_byte": 5, "idle": 5}
     openai_fake = fakes["openai"]
     config = {
+        "server": {"breaker": {"enabled": False}},  # scripted 429s (Retry-After: 5) must not cool the models down
         "providers": [
             {"name": "sim", "type": "simulated", "first_token_ms": 0, "tokens_per_second": 100000},
             {"name": "gpt", "type": "openai", "base_url": openai_fake.base_url, "api_key": OPENAI_KEY},
@@ -246,7 +247,8 @@ def test_builtin_tools_need_an_openai_deployment(client: openai.OpenAI, fakes: d
 
 @pytest.mark.parametrize("target", ["gpt", "claude"])
 def test_upstream_error_statuses(client: openai.OpenAI, fakes: dict[str, Any], target: str) -> None:
-    fake_for(fakes, target).script(Behavior(status=429, headers={"retry-after": "1"}))
+    # longer than the gateway waits for a retry (backoff.max_ms): the 429 reaches the client
+    fake_for(fakes, target).script(Behavior(status=429, headers={"retry-after": "5"}))
     with pytest.raises(openai.RateLimitError):
         client.responses.create(model=target, input="hi")
 

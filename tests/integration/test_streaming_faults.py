@@ -76,7 +76,7 @@ def test_failure_before_first_byte_gets_real_status(client: openai.OpenAI, fake:
     fake.script(Behavior(status=429, headers={"Retry-After": "3"}))
     with pytest.raises(openai.RateLimitError):
         client.chat.completions.create(model="gpt-4o-mini", messages=HI, stream=True)
-    fake.script(Behavior(chunks=5, disconnect_after=0))
+    fake.script(Behavior(chunks=5, disconnect_after=0, times=3))  # retried on the only deployment, then 502
     with pytest.raises(openai.InternalServerError) as info:
         client.chat.completions.create(model="gpt-4o-mini", messages=HI, stream=True)
     assert info.value.status_code == 502

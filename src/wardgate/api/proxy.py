@@ -1,6 +1,7 @@
-"""The dialect-independent proxy runner: read the body (bounded), build the request context, run the snapshot's
-pipeline, and hand the result to the inbound dialect's renderer. Every response carries ``x-request-id``; every
-failure reaches the client in its dialect's error shape, never as a traceback."""
+"""The dialect-independent proxy runner: admit the request (``routing.admission``: a bounded number in flight, a
+fast 503 beyond), read the body (bounded), build the request context, run the snapshot's pipeline, and hand the
+result to the inbound dialect's renderer. Every response carries ``x-request-id``; every failure reaches the client
+in its dialect's error shape, never as a traceback."""
 
 from __future__ import annotations
 
@@ -88,8 +89,14 @@ async def run_proxy(
     rid = request_id(headers)
     out: Headers = [(b"x-request-id", rid.encode())]
     snapshot = state.snapshot
+    admission = state.routing.admission  # the outermost limit: before the body is read, until the answer is sent
     try:
-        raw = await read_body(receive, headers, snapshot.config.server.max_body_bytes)
+        await admission.acquire()
+        try:
+            raw = await read_body(receive, headers, snapshot.config.server.max_body_bytes)
+        except BaseException:
+            admission.release()
+            raise
     except GatewayError as exc:
         await dialect.error(send, exc, out)
         return
@@ -110,3 +117,4 @@ async def run_proxy(
         await dialect.error(send, InternalError(), out)
     finally:
         watch.stop()
+        admission.release()

@@ -23,7 +23,9 @@ from pydantic import (
 )
 
 from wardgate.config.auth_config import OidcConfig
+from wardgate.config.breaker_config import BreakerConfig
 from wardgate.config.credential_refs import may_stay_unresolved
+from wardgate.config.routing_config import DeploymentRouting, ModelRouting, RoutingConfig, routing_problems
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$"
 _SAFE_PATH_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -204,7 +206,9 @@ ProviderConfig = Annotated[
 ]
 
 
-class DeploymentConfig(Strict):
+class DeploymentConfig(DeploymentRouting):
+    """One place a model is served; the routing fields (id, weight, priority, tags, …) are ``DeploymentRouting``'s."""
+
     provider: str = Field(pattern=NAME_PATTERN)
     model: str = Field(min_length=1, max_length=256)
     unsupported_params: Literal["strict", "warn", "drop"] = Field(
@@ -217,7 +221,9 @@ class DeploymentConfig(Strict):
     )
 
 
-class ModelConfig(Strict):
+class ModelConfig(ModelRouting):
+    """A model clients call; the routing fields (strategy, fallbacks, sticky, …) are ``ModelRouting``'s."""
+
     name: str = Field(pattern=NAME_PATTERN, description="What clients send as `model`.")
     deployments: list[DeploymentConfig] = Field(min_length=1)
     aliases: list[Annotated[str, Field(pattern=NAME_PATTERN)]] = Field(
@@ -256,6 +262,8 @@ class ServerConfig(Strict):
     reload_interval: float = Field(default=1.0, gt=0, description="Seconds between config file checks.")
     image_fetch: ImageFetchConfig = ImageFetchConfig()
     responses: ResponsesStoreConfig = ResponsesStoreConfig()
+    routing: RoutingConfig = RoutingConfig()
+    breaker: BreakerConfig = BreakerConfig()
 
 
 class JwtAuthConfig(Strict):
@@ -346,6 +354,7 @@ def reference_problems(config: GatewayConfig) -> list[tuple[tuple[str | int, ...
             problems.append((("providers", index, "name"), f"duplicate provider name {provider.name!r}"))
         providers[provider.name] = provider
     problems += _name_problems(config.models)
+    problems += routing_problems(config.models)
     for m_index, model in enumerate(config.models):
         for d_index, deployment in enumerate(model.deployments):
             path: tuple[str | int, ...] = ("models", m_index, "deployments", d_index)

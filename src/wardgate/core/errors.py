@@ -19,6 +19,8 @@ Every failure a client can see is a :class:`GatewayError`. Each class knows its 
     │   ├── UpstreamRejectedError  4xx the upstream refused the request itself (not retryable)
     │   └── StreamInterruptedError 502 the upstream broke mid-stream (never retried after the first byte)
     ├── UpstreamUnavailableError   503 service_unavailable         (retryable)
+    │   └── NoHealthyDeploymentError 503 every deployment is skipped by its breaker (Retry-After: when one may be)
+    ├── OverloadedError            503 service_unavailable / overloaded: the gateway sheds load (Retry-After: 1)
     └── UpstreamTimeoutError       504 timeout                     (retryable)
 
 Messages are written for the client: they never contain upstream URLs, credentials or tracebacks.
@@ -26,6 +28,7 @@ Messages are written for the client: they never contain upstream URLs, credentia
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 
@@ -152,6 +155,30 @@ class UpstreamUnavailableError(GatewayError):
     error_type = "service_unavailable"
     default_code = "upstream_unavailable"
     retryable = True
+
+
+class NoHealthyDeploymentError(UpstreamUnavailableError):
+    """Every deployment the request could use is ejected by its circuit breaker or cooling down: fail fast."""
+
+    default_code = "no_healthy_deployment"
+
+    def __init__(self, model: str, retry_after: float) -> None:
+        seconds = str(max(1, math.ceil(retry_after)))
+        super().__init__(
+            f"No deployment of `{model}` is healthy right now; retry in {seconds} s.",
+            headers={"retry-after": seconds},
+        )
+
+
+class OverloadedError(GatewayError):
+    """The gateway is at its limit of requests in flight (admission control): try again in a moment."""
+
+    status = 503
+    error_type = "service_unavailable"
+    default_code = "overloaded"
+
+    def __init__(self) -> None:
+        super().__init__("The gateway is overloaded; retry in a moment.", headers={"retry-after": "1"})
 
 
 class UpstreamTimeoutError(GatewayError):

@@ -156,7 +156,8 @@ class Principal:
 
 @dataclass(slots=True)
 class Attempt:
-    """One try against one deployment, kept for logs and (later) the audit trail."""
+    """One try against one deployment, kept for logs and (later) the audit trail. Times are ``perf_counter``
+    seconds; ``first_byte`` is when the answer (a whole body, or a stream's first event) arrived."""
 
     provider: str
     deployment_model: str
@@ -165,6 +166,10 @@ class Attempt:
     started: float = 0.0
     first_byte: float | None = None
     finished: float | None = None
+    deployment: str = ""
+    """The deployment's id (``provider/model`` unless configured)."""
+    route: str = ""
+    """The model whose deployment this was (differs from the requested one after a fallback)."""
 
 
 Handler = Callable[["RequestContext", ProxyRequest], Awaitable[ProxyResponse]]

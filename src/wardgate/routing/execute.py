@@ -1,42 +1,139 @@
-"""The terminal pipeline handler: try the alias's deployments in order until one answers.
+"""The terminal pipeline handler (``Router``): walk the request's candidates until one answers.
 
-A failure that another deployment could avoid (``retryable``) moves on to the next deployment; a stream counts as
-answered only once its first event has arrived, so a stream that breaks before its first byte fails over too.
-When every deployment fails, the last error is raised.
+Per request: resolve the model, start the deadline, build the plan (strategy order, content rules, fallbacks),
+then at most ``max_attempts`` attempts. Each retry prefers a deployment not tried yet (failing over at once);
+when none is left it retries a tried one after full-jitter backoff, at least its ``Retry-After`` — unless that is
+longer than ``backoff.max_ms``, which ends that deployment's part in the request. Every retry takes a slot of the
+retry budget; a denied slot, a non-retryable error or the deadline ends the request with the last error.
+A context-length refusal moves to a larger-context model instead. When the breakers gate out every candidate
+before any attempt: 503 ``no_healthy_deployment`` with ``Retry-After``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 
+from wardgate.config.routing_config import RoutingConfig
 from wardgate.core.errors import GatewayError
-from wardgate.core.streams import peek_first
-from wardgate.core.types import Attempt, ProxyRequest, ProxyResponse, RequestContext
+from wardgate.core.types import ProxyRequest, ProxyResponse, RequestContext
+from wardgate.routing.attempt import run_attempt
+from wardgate.routing.candidates import Plan, Tried, build_plan
+from wardgate.routing.deadline import DEADLINE_CODE, Deadline
+from wardgate.routing.facts import RequestFacts
+from wardgate.routing.retry import backoff, classify
+from wardgate.routing.state import RoutingState, wall_clock
 from wardgate.routing.table import RouteTable
 
+DEPLOYMENT_HEADER = "x-wardgate-deployment"
+ATTEMPTS_HEADER = "x-wardgate-attempts"
+_ATTEMPTS = tuple((ATTEMPTS_HEADER.encode(), str(n).encode()) for n in range(11))
 
-async def execute(ctx: RequestContext, request: ProxyRequest) -> ProxyResponse:
-    routes: RouteTable = ctx.snapshot.routes
-    route = routes.resolve(request.model)
-    last_error: GatewayError | None = None
-    for deployment in route.deployments:
-        client = deployment.client
-        attempt = Attempt(client.name, deployment.upstream_model, started=time.perf_counter())
-        ctx.attempts.append(attempt)
+
+class Router:
+    """One per config snapshot (``execute`` is the pipeline's terminal handler); ``state`` outlives it."""
+
+    def __init__(self, table: RouteTable, config: RoutingConfig, state: RoutingState) -> None:
+        self.table = table
+        self.state = state
+        self._max_attempts = config.max_attempts
+        self._base = config.backoff.base_ms / 1000
+        self._cap = config.backoff.max_ms / 1000
+        self._deadline = config.deadline_seconds
+        self._headers = config.response_headers
+
+    async def execute(self, ctx: RequestContext, request: ProxyRequest) -> ProxyResponse:
+        state = self.state
         try:
-            response = await client.invoke(ctx, request, deployment.target)
-            if response.stream is not None:
-                response.stream = await peek_first(response.stream)
+            route = self.table.resolve(request.model)
+            deadline = Deadline.start(self._deadline, ctx.headers, ctx.started)
+            facts = RequestFacts(request, ctx)
+            plan = build_plan(self.table, route, facts, state.health, state.rng, state.breakers)
+            state.budget.enter()
+            try:
+                response = await self._run(ctx, request, plan, deadline, route.name)
+            finally:
+                state.budget.leave()
         except GatewayError as exc:
-            attempt.status = exc.http_status
-            attempt.error = exc.code
-            attempt.finished = time.perf_counter()
-            last_error = exc
-            if not exc.retryable:
-                raise
-            continue
-        attempt.status = response.status
-        attempt.first_byte = time.perf_counter()
+            if self._headers:
+                _label_error(exc, ctx)
+            raise
+        if self._headers:
+            count = len(ctx.attempts)  # at most max_attempts (≤ 10)
+            assert plan.served is not None
+            response.headers.append(plan.served.deployment.header)
+            response.headers.append(_ATTEMPTS[count])
         return response
-    assert last_error is not None  # a route always has at least one deployment
-    raise last_error
+
+    async def _run(
+        self, ctx: RequestContext, request: ProxyRequest, plan: Plan, deadline: Deadline, model: str
+    ) -> ProxyResponse:
+        budget = self.state.budget
+        last: GatewayError | None = None
+        for number in range(self._max_attempts):
+            step = self._choose(plan, number, deadline)
+            if step is None:
+                break
+            retry = number > 0
+            if retry and not budget.try_retry():
+                break
+            entry, wait = step
+            try:
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                response = await run_attempt(ctx, request, entry, deadline, self.state)
+            except GatewayError as exc:
+                last = exc
+                if not self._may_continue(plan, entry, exc):
+                    raise
+            else:
+                plan.served = entry
+                return response
+            finally:
+                if retry:
+                    budget.done_retry()
+        if last is None:
+            raise plan.no_healthy(model, wall_clock())
+        raise last
+
+    def _choose(self, plan: Plan, number: int, deadline: Deadline) -> tuple[Tried, float] | None:
+        """The next attempt: an untried deployment now, else a tried one after its backoff (None: stop)."""
+        entry = plan.next_untried(wall_clock())
+        if entry is not None:
+            return entry, 0.0
+        if number == 0:
+            return None
+        entry = plan.retry_candidate()
+        if entry is None:
+            return None
+        entry.count += 1
+        wait = max(backoff(entry.count - 1, self._base, self._cap, self.state.rng), entry.ready - time.perf_counter())
+        if not deadline.allows(wait):
+            return None
+        return entry, wait
+
+    def _may_continue(self, plan: Plan, entry: Tried, error: GatewayError) -> bool:
+        """Digest a failed attempt (cool-down, exclusions); whether another attempt may help."""
+        now = wall_clock()
+        verdict = classify(error, now)
+        if verdict.wait:
+            self.state.breakers.cool_down(entry.deployment.id, now + verdict.wait)
+            entry.ready = time.perf_counter() + verdict.wait
+            if verdict.wait > self._cap:
+                entry.again = False  # not worth waiting for here; other deployments may still answer
+        if error.code == DEADLINE_CODE:
+            return False
+        if verdict.context:
+            plan.context_refused(entry)
+            return True
+        if not verdict.retry:
+            return False
+        if not verdict.same_deployment:
+            entry.again = False
+        return True
+
+
+def _label_error(error: GatewayError, ctx: RequestContext) -> None:
+    error.headers[ATTEMPTS_HEADER] = str(len(ctx.attempts))
+    if ctx.attempts:
+        error.headers[DEPLOYMENT_HEADER] = ctx.attempts[-1].deployment

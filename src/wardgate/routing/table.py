@@ -1,11 +1,14 @@
-"""The route table: model name or alias → ordered deployments, built once per config snapshot."""
+"""The route table: model name or alias → its deployments (grouped by priority), resolved fallbacks and
+long-context target, built once per config snapshot so a request only looks things up."""
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from wardgate.config.schema import GatewayConfig, ModelConfig
+from wardgate.config.routing_config import deployment_id
+from wardgate.config.schema import DeploymentConfig, GatewayConfig, ModelConfig
 from wardgate.core.errors import ModelNotFoundError
 from wardgate.providers.base import DeploymentTarget, ProviderClient
 
@@ -16,6 +19,18 @@ _CANONICAL_CACHE = 4096
 class Deployment:
     client: ProviderClient
     target: DeploymentTarget
+    id: str = ""
+    key: int = 0
+    """A stable 32-bit hash of ``id`` (rendezvous hashing for sticky routing; the same on every replica)."""
+    weight: float = 1.0
+    priority: int = 0
+    tags: frozenset[str] = frozenset()
+    max_context_tokens: int | None = None
+    input_cost: float | None = None
+    """USD per million input tokens (``input_cost_per_mtok``)."""
+    output_cost: float | None = None
+    header: tuple[bytes, bytes] = (b"", b"")
+    """``(b"x-wardgate-deployment", id)``, encoded once."""
 
     @property
     def upstream_model(self) -> str:
@@ -26,7 +41,75 @@ class Deployment:
 class ModelRoute:
     name: str
     deployments: tuple[Deployment, ...]
+    """In config order."""
     config: ModelConfig
+    tiers: tuple[tuple[Deployment, ...], ...] = ()
+    """Deployments grouped by priority, lowest first (config order inside a tier)."""
+    ordered: tuple[Deployment, ...] = ()
+    """The tiers flattened: the order of the ``priority`` strategy."""
+    ordered_ids: tuple[str, ...] = ()
+    fallbacks: tuple[str, ...] = ()
+    """Canonical names of the models tried after this one: its fallbacks, then theirs (breadth first)."""
+    long_context: str | None = None
+    sensitive_tags: frozenset[str] = field(default_factory=frozenset)
+    needs_tokens: bool = False
+    """Whether routing needs the request's token estimate (long context, context windows, cost)."""
+
+    @property
+    def strategy(self) -> str:
+        return self.config.strategy
+
+    @property
+    def sticky(self) -> bool:
+        return self.config.sticky
+
+
+def make_deployment(client: ProviderClient, config: DeploymentConfig) -> Deployment:
+    ident = deployment_id(config)
+    target = DeploymentTarget(config.model, config.unsupported_params, config.max_tokens)
+    return Deployment(
+        client,
+        target,
+        ident,
+        zlib.crc32(ident.encode()),
+        config.weight,
+        config.priority,
+        frozenset(config.tags),
+        config.max_context_tokens,
+        config.input_cost_per_mtok,
+        config.output_cost_per_mtok,
+        (b"x-wardgate-deployment", ident.encode()),
+    )
+
+
+def make_route(
+    model: ModelConfig,
+    deployments: tuple[Deployment, ...],
+    *,
+    fallbacks: tuple[str, ...] = (),
+    long_context: str | None = None,
+    sensitive_tag: str = "sensitive_ok",
+) -> ModelRoute:
+    priorities = sorted({d.priority for d in deployments})
+    tiers = tuple(tuple(d for d in deployments if d.priority == p) for p in priorities)
+    tags = model.sensitive_tags if model.sensitive_tags is not None else [sensitive_tag]
+    needs_tokens = (
+        long_context is not None
+        or model.strategy == "lowest_cost"
+        or any(d.max_context_tokens is not None for d in deployments)
+    )
+    return ModelRoute(
+        name=model.name,
+        deployments=deployments,
+        config=model,
+        tiers=tiers,
+        ordered=tuple(d for tier in tiers for d in tier),
+        ordered_ids=tuple(d.id for tier in tiers for d in tier),
+        fallbacks=fallbacks,
+        long_context=long_context,
+        sensitive_tags=frozenset(tags),
+        needs_tokens=needs_tokens,
+    )
 
 
 class RouteTable:
@@ -41,17 +124,24 @@ class RouteTable:
 
     @classmethod
     def build(cls, config: GatewayConfig, clients: Mapping[str, ProviderClient]) -> RouteTable:
-        routes = {
-            model.name: ModelRoute(
-                name=model.name,
-                deployments=tuple(
-                    Deployment(clients[d.provider], DeploymentTarget(d.model, d.unsupported_params, d.max_tokens))
-                    for d in model.deployments
-                ),
-                config=model,
+        """Routes for every model. Fallback and long-context names are resolved here (the config checks refused
+        unknown names and cycles at load)."""
+        canonical = {model.name: model.name for model in config.models}
+        for model in config.models:
+            for alias in model.aliases:
+                canonical.setdefault(alias, model.name)
+        direct = {m.name: [canonical[f] for f in m.fallbacks if f in canonical] for m in config.models}
+        sensitive_tag = config.server.routing.sensitive_tag
+        routes = {}
+        for model in config.models:
+            long_context = model.long_context
+            routes[model.name] = make_route(
+                model,
+                tuple(make_deployment(clients[d.provider], d) for d in model.deployments),
+                fallbacks=_chain(model.name, direct),
+                long_context=canonical.get(long_context.model) if long_context is not None else None,
+                sensitive_tag=sensitive_tag,
             )
-            for model in config.models
-        }
         aliases = {alias: model.name for model in config.models for alias in model.aliases}
         return cls(routes, aliases)
 
@@ -78,8 +168,27 @@ class RouteTable:
             self._canonical[names] = found
         return found
 
+    def deployment_ids(self) -> frozenset[str]:
+        """Every deployment id the table can route to."""
+        return frozenset(d.id for route in self._routes.values() for d in route.deployments)
+
     def __iter__(self) -> Iterator[ModelRoute]:
         return iter(self._routes.values())
 
     def __len__(self) -> int:
         return len(self._routes)
+
+
+def _chain(start: str, direct: Mapping[str, list[str]]) -> tuple[str, ...]:
+    """Fallbacks of ``start``, then theirs, breadth first, each once (never ``start`` itself)."""
+    seen = {start}
+    out: list[str] = []
+    queue = list(direct.get(start, ()))
+    while queue:
+        name = queue.pop(0)
+        if name in seen:
+            continue
+        seen.add(name)
+        out.append(name)
+        queue.extend(direct.get(name, ()))
+    return tuple(out)

@@ -57,6 +57,7 @@ def _write(log: AccessLog, ctx: RequestContext, request: ProxyRequest, stream_er
             "duration_ms": round((time.perf_counter() - ctx.started) * 1000, 2),
             "provider": last.provider if last else None,
             "upstream_model": last.deployment_model if last else None,
+            "deployment": last.deployment if last else None,
             "attempts": len(ctx.attempts),
             "key_id": ctx.principal.key_id if ctx.principal else None,
             "client": ctx.client,

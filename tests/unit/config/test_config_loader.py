@@ -206,7 +206,7 @@ def test_several_problems_are_reported_at_once() -> None:
             deployments:
               - provider: sim
                 model: x
-                weight: 2
+                wieght: 2  # a typo of weight
         """
     )
     problems = problems_of(text)
@@ -215,7 +215,7 @@ def test_several_problems_are_reported_at_once() -> None:
         ("server.colour", line_of(text, "colour")),
         ("providers[0].speed", line_of(text, "speed")),
         ("providers[1].api_key", line_of(text, "api_key")),
-        ("models[0].deployments[0].weight", line_of(text, "weight")),
+        ("models[0].deployments[0].wieght", line_of(text, "wieght")),
     }
     assert "MISSING_KEY" in next(p.message for p in problems if p.path == "providers[1].api_key")
 

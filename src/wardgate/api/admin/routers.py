@@ -13,6 +13,7 @@ from wardgate.api.admin import (
     org_principals,
     org_projects,
     org_users,
+    routing,
 )
 
 ALL: list[APIRouter] = [
@@ -24,4 +25,5 @@ ALL: list[APIRouter] = [
     org_principals.router,
     keys.router,
     credentials.router,
+    routing.router,
 ]
