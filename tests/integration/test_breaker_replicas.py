@@ -65,7 +65,7 @@ def prefix() -> Iterator[str]:
     try:
         client.ping()
     except redis.RedisError:
-        pytest.skip("Redis is not running on " + REDIS_URL)
+        pytest.fail("Redis must run on " + REDIS_URL + " (.ci/run starts it)")
     name = f"wardgate-test:{uuid.uuid4().hex[:12]}"
     yield name
     keys = list(client.scan_iter(match=name + ":*"))

@@ -18,7 +18,7 @@ import os
 import struct
 import time
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import orjson
 
@@ -51,11 +51,6 @@ DROPPED_HEADER = b"x-wardgate-dropped-params"
 class TokenCounter(Protocol):
     """Pure builders for one provider's token-count call (see the providers' ``count`` modules)."""
 
-    native_dialect: ClassVar[str | None]
-    """The inbound dialect whose body the count API takes as it is (None: it is counted through translation)."""
-
-    def native_call(self, native: NativeBody, upstream_model: str) -> UpstreamCall: ...
-
     def translated_call(self, body: Mapping[str, Any], ctx: TranslationContext) -> UpstreamCall: ...
 
     def tokens(self, answer: bytes) -> int:
@@ -65,6 +60,15 @@ class TokenCounter(Protocol):
     def declines(self, error: GatewayError) -> bool:
         """Whether ``error`` means "no count for this model" (the caller estimates) rather than a failure."""
         ...
+
+
+@runtime_checkable
+class NativeTokenCounter(TokenCounter, Protocol):
+    """A counter whose count API also takes one inbound dialect's body as it is (Anthropic's)."""
+
+    native_dialect: ClassVar[str]
+
+    def native_call(self, native: NativeBody, upstream_model: str) -> UpstreamCall: ...
 
 
 def token_counter(adapter: ChatAdapter) -> TokenCounter | None:
@@ -166,7 +170,7 @@ class TranslatingClient:
         if counter is None:
             return None
         native = request.native
-        if native is not None and native.dialect == counter.native_dialect:
+        if native is not None and isinstance(counter, NativeTokenCounter) and native.dialect == counter.native_dialect:
             call = counter.native_call(native, target.upstream_model)
         else:
             body = request.canonical()

@@ -47,7 +47,7 @@ def prefix() -> str:
 async def start(prefix: str) -> AsyncIterator[Start]:
     """``await start(url=REDIS_URL, **config)`` → a started replica sharing ``prefix``; keys removed after."""
     if not await redis_up():
-        pytest.skip("Redis is not running on " + REDIS_URL)
+        pytest.fail("Redis must run on " + REDIS_URL + " (.ci/run starts it)")
     started: list[SharedBreakers] = []
 
     async def run(url: str = REDIS_URL, **settings: Any) -> SharedBreakers:

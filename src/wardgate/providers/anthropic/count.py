@@ -62,7 +62,7 @@ def input_tokens(answer: bytes) -> int:
 class AnthropicCounter:
     """Builds count_tokens calls with the adapter's headers (the client still signs them)."""
 
-    native_dialect: ClassVar[str | None] = "anthropic"
+    native_dialect: ClassVar[str] = "anthropic"
 
     def __init__(self, adapter: AnthropicAdapter) -> None:
         self._adapter = adapter

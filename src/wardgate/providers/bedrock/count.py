@@ -13,12 +13,11 @@ and the real call still reports its own errors.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any
 
 import orjson
 
 from wardgate.core.errors import GatewayError, UpstreamRejectedError, UpstreamStatusError
-from wardgate.core.types import NativeBody
 from wardgate.providers.base import UpstreamCall
 from wardgate.providers.bedrock.adapter import BedrockAdapter, model_path
 from wardgate.providers.translate import TranslationContext
@@ -50,13 +49,8 @@ def input_tokens(answer: bytes) -> int:
 class BedrockCounter:
     """Builds CountTokens calls (the client signs them with SigV4 like every other call)."""
 
-    native_dialect: ClassVar[str | None] = None
-
     def __init__(self, adapter: BedrockAdapter) -> None:
         self._adapter = adapter
-
-    def native_call(self, native: NativeBody, upstream_model: str) -> UpstreamCall:
-        raise NotImplementedError("Bedrock speaks no inbound dialect natively")
 
     def translated_call(self, body: Mapping[str, Any], ctx: TranslationContext) -> UpstreamCall:
         converse: dict[str, Any] = orjson.loads(self._adapter.chat_call(body, ctx).body)

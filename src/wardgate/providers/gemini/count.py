@@ -14,12 +14,11 @@ translation), so system instruction, tools and images count as they would in the
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any
 
 import orjson
 
 from wardgate.core.errors import GatewayError
-from wardgate.core.types import NativeBody
 from wardgate.providers.base import UpstreamCall
 from wardgate.providers.gemini.adapter import GeminiAdapter
 from wardgate.providers.translate import TranslationContext
@@ -46,13 +45,8 @@ def total_tokens(answer: bytes) -> int:
 class GeminiCounter:
     """Builds countTokens calls for the Gemini API or Vertex AI, whichever the adapter serves."""
 
-    native_dialect: ClassVar[str | None] = None
-
     def __init__(self, adapter: GeminiAdapter) -> None:
         self._adapter = adapter
-
-    def native_call(self, native: NativeBody, upstream_model: str) -> UpstreamCall:
-        raise NotImplementedError("Gemini speaks no inbound dialect natively")
 
     def translated_call(self, body: Mapping[str, Any], ctx: TranslationContext) -> UpstreamCall:
         call = self._adapter.chat_call(body, ctx)
