@@ -33,6 +33,8 @@ from wardgate.identity.authenticator import Authenticator
 from wardgate.identity.cache import IdentityCache
 from wardgate.identity.jwt import JwtSettings, JwtVerifier
 from wardgate.identity.notify import IdentityNotifier
+from wardgate.limits.redis_engine import RedisEngine
+from wardgate.limits.shared import SharedEngine
 from wardgate.observability.logging import AccessLog, configure_logging
 from wardgate.providers.fetch import ImageFetcher
 from wardgate.providers.transport import Transport
@@ -201,6 +203,8 @@ class Gateway:
         state.routing = routing
         redis_url = settings.redis_url or loaded.config.redis_url  # server.breaker changes need a restart
         state.breakers, self._breaker_sync = await open_breakers(loaded.config, redis_url)
+        if redis_url:  # rate-limit counters shared by every replica; redis_url changes need a restart
+            routing.limits = SharedEngine(RedisEngine.from_url(redis_url))
         await start_notifications(state, settings.redis_url or loaded.config.redis_url)
         self._sso = open_sso(loaded.config.auth.oidc, state, self._request_id)  # auth.oidc changes need a restart
         state.credentials = credentials
@@ -230,6 +234,7 @@ class Gateway:
                 await self.state.notifier.close()
             if self._breaker_sync is not None:
                 await self._breaker_sync.close()
+            await self.state.routing.limits.close()
             if self.state.identity is not None:
                 await self.state.identity.close()
             await self.state.authenticator.close()

@@ -16,6 +16,8 @@ from wardgate.core.types import Handler, Principal
 from wardgate.identity.authenticator import Authenticator
 from wardgate.identity.cache import IdentityCache
 from wardgate.identity.notify import IdentityNotifier
+from wardgate.limits.admission import LimitAdmission
+from wardgate.limits.resolve import LimitPolicy
 from wardgate.observability.logging import AccessLog
 from wardgate.providers.base import ProviderClient
 from wardgate.providers.fetch import ImageFetcher
@@ -64,10 +66,21 @@ def build_snapshot(
     routes = RouteTable.build(config, clients)
     stages = default_stages(authenticator=authenticator, access_log=access_log if config.server.access_log else None)
     routing = routing if routing is not None else RoutingState()
-    router = Router(routes, config.server.routing, routing)
+    router = Router(routes, config.server.routing, routing, limit_admission(config, routes, routing, authenticator))
     routing.configure(config.server.routing, routes.deployment_ids())
     follow_config(routing.breakers, config)  # a deployment whose definition changed starts with a closed breaker
     return Snapshot(loaded, clients, routes, compose(stages, router.execute), int(time.time()), router)
+
+
+def limit_admission(
+    config: GatewayConfig, routes: RouteTable, routing: RoutingState, authenticator: Authenticator
+) -> LimitAdmission:
+    """Rate limits for a snapshot: the config's rules over the process's engine (``routing.limits``)."""
+    cache = authenticator.cache
+    settings = config.server.limits
+    policy = LimitPolicy(config.limits, routes, settings.agent_header, settings.redis_prefix)
+    team_ids = (lambda: cache.team_ids) if cache is not None else dict
+    return LimitAdmission(policy, lambda: routing.limits, settings, team_ids)
 
 
 @dataclass(slots=True)

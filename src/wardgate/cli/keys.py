@@ -3,6 +3,8 @@
 A new key's secret (create, rotate) goes to stdout alone, so ``KEY=$(wardgate keys create …)`` captures it; what
 was made and the warning that the secret is not shown again go to stderr. ``--json`` prints the whole answer.
 Durations are a number with an optional unit: ``45s``, ``15m``, ``12h``, ``30d``, ``2w`` (no unit: seconds).
+``create`` and ``update`` take the rate-limit options of ``cli.limits`` (``--rpm``, ``--tpm``, ``--tpd``,
+``--concurrent``, ``--limit-mode`` …); ``show`` prints the key's limits.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import click
 
 from wardgate.cli.admin_client import AdminClient, connection_options, show
 from wardgate.cli.base import main
+from wardgate.cli.limits import LimitChange, limit_options
 
 COLUMNS = ("id", "name", "prefix", "team_id", "role", "allowed_models", "status", "expires_at")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
@@ -62,6 +65,7 @@ def keys_group() -> None:
 @click.option("--project", default=None, help="Project id.")
 @click.option("--user", default=None, help="Owner's user id (team admins only).")
 @click.option("--service-principal", default=None, help="Service principal id (the app or agent using the key).")
+@limit_options
 @connection_options
 def create(
     team: str,
@@ -74,6 +78,7 @@ def create(
     service_principal: str | None,
     url: str | None,
     as_json: bool,
+    limits: LimitChange,
 ) -> None:
     """Create a key and print its secret once."""
     body: dict[str, Any] = {"team": team, "role": role}
@@ -84,6 +89,7 @@ def create(
         "project_id": project,
         "user_id": user,
         "service_principal_id": service_principal,
+        "limits": limits.created(),
     }
     body.update({field: value for field, value in optional.items() if value is not None})
     created = AdminClient(url).post("/keys", body)
@@ -125,6 +131,7 @@ def show_key(key_id: str, url: str | None, as_json: bool) -> None:
 @click.option("--expires-in", default=None, callback=_duration, help="New lifetime from now, e.g. 30d.")
 @click.option("--no-expiry", is_flag=True, help="The key never expires.")
 @click.option("--enable/--disable", "enabled", default=None, help="Switch the key on or off.")
+@limit_options
 @connection_options
 def update(
     key_id: str,
@@ -137,8 +144,9 @@ def update(
     enabled: bool | None,
     url: str | None,
     as_json: bool,
+    limits: LimitChange,
 ) -> None:
-    """Change some of a key's settings."""
+    """Change some of a key's settings (limit options change only the limits they name)."""
     if models is not None and all_models:
         raise click.UsageError("give --models or --all-models, not both")
     if expires_in is not None and no_expiry:
@@ -158,9 +166,12 @@ def update(
         body["allowed_models"] = None
     if no_expiry:
         body["expires_at"] = None
+    client = AdminClient(url)
+    if not limits.empty:
+        body["limits"] = limits.applied_to(client.get(f"/keys/{key_id}").get("limits"))
     if not body:
         raise click.UsageError("nothing to change")
-    _show_one(AdminClient(url).patch(f"/keys/{key_id}", body), as_json)
+    _show_one(client.patch(f"/keys/{key_id}", body), as_json)
 
 
 @keys_group.command("revoke")

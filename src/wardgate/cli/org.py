@@ -1,7 +1,8 @@
 """``wardgate teams|projects|users|members|service-principals``: the organisation structure through a running
 gateway's admin API (``--url`` / ``WARDGATE_URL``, ``WARDGATE_ADMIN_KEY``), printed as tables or, with ``--json``,
 as the API's JSON. ``--team`` takes a team's name or id (names are looked up through the team list); ``--user``
-takes a user id or email."""
+takes a user id or email. ``teams create|update`` and ``projects create|update`` take the rate-limit options of
+``cli.limits`` (a team's limits are for org admins; a team admin sets its projects'); ``show`` prints them."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ import click
 
 from wardgate.cli.admin_client import AdminClient, connection_options, fail, show
 from wardgate.cli.base import main
+from wardgate.cli.limits import LimitChange, limit_options, with_described_limits
 
-TEAM_COLUMNS = ("id", "name", "metadata", "created_at")
-PROJECT_COLUMNS = ("id", "name", "team_id", "metadata", "created_at")
+TEAM_COLUMNS = ("id", "name", "limits", "metadata", "created_at")
+PROJECT_COLUMNS = ("id", "name", "team_id", "limits", "metadata", "created_at")
 USER_COLUMNS = ("id", "email", "name", "org_role", "disabled", "created_at")
 MEMBER_COLUMNS = ("user_id", "email", "name", "role", "disabled")
 PRINCIPAL_COLUMNS = ("id", "name", "kind", "team_id", "project_id", "created_at")
@@ -54,6 +56,24 @@ def user_id(client: AdminClient, ref: str) -> str:
     return str(found[0]["id"])
 
 
+def show_rows(data: dict[str, Any], columns: tuple[str, ...], *, as_json: bool, title: str) -> None:
+    """A list envelope or one object as a table whose ``limits`` read ``rpm=600 tpm=…``, or as the API's JSON."""
+    if not as_json:
+        rows = data["data"] if data.get("object") == "list" else [data]
+        data = {"object": "list", "data": with_described_limits(rows)}
+    show(data, columns, as_json=as_json, title=title)
+
+
+def update_body(limits: LimitChange, current: Any, **fields: Any) -> dict[str, Any]:
+    """A PATCH body from options (None: unchanged); ``current`` fetches the object when limits change."""
+    body = {name: value for name, value in fields.items() if value is not None}
+    if not limits.empty:
+        body["limits"] = limits.applied_to(current().get("limits"))
+    if not body:
+        raise click.UsageError("nothing to change")
+    return body
+
+
 def show_one(item: dict[str, Any], as_json: bool) -> None:
     """One object: JSON, or a two-column field/value table."""
     if as_json:
@@ -67,22 +87,36 @@ def show_one(item: dict[str, Any], as_json: bool) -> None:
 
 @main.group("teams")
 def teams_group() -> None:
-    """Teams: list, create, show, delete."""
+    """Teams: list, create, show, update, delete."""
 
 
 @teams_group.command("list")
 @connection_options
 def list_teams(url: str | None, as_json: bool) -> None:
     """List the teams you can see."""
-    show(fetch_all(AdminClient(url), "/teams"), TEAM_COLUMNS, as_json=as_json, title="Teams")
+    show_rows(fetch_all(AdminClient(url), "/teams"), TEAM_COLUMNS, as_json=as_json, title="Teams")
 
 
 @teams_group.command("create")
 @click.argument("name")
+@limit_options
 @connection_options
-def create_team(name: str, url: str | None, as_json: bool) -> None:
-    """Create the team NAME (org admins)."""
-    show(AdminClient(url).post("/teams", {"name": name}), TEAM_COLUMNS, as_json=as_json, title="Created team")
+def create_team(name: str, url: str | None, as_json: bool, limits: LimitChange) -> None:
+    """Create the team NAME (org admins), optionally with rate limits."""
+    body: dict[str, Any] = {"name": name, **({"limits": created} if (created := limits.created()) else {})}
+    show_rows(AdminClient(url).post("/teams", body), TEAM_COLUMNS, as_json=as_json, title="Created team")
+
+
+@teams_group.command("update")
+@click.argument("team")
+@click.option("--name", default=None, help="A new name.")
+@limit_options
+@connection_options
+def update_team(team: str, name: str | None, url: str | None, as_json: bool, limits: LimitChange) -> None:
+    """Rename TEAM (a name or id) or change its rate limits (limits: org admins only)."""
+    client = AdminClient(url)
+    path = f"/teams/{team_id(client, team)}"
+    show_one(client.patch(path, update_body(limits, lambda: client.get(path), name=name)), as_json)
 
 
 @teams_group.command("show")
@@ -112,7 +146,7 @@ def delete_team(team: str, url: str | None, as_json: bool) -> None:
 
 @main.group("projects")
 def projects_group() -> None:
-    """Projects of a team: list, create."""
+    """Projects of a team: list, create, show, update."""
 
 
 @projects_group.command("list")
@@ -122,18 +156,40 @@ def list_projects(team: str, url: str | None, as_json: bool) -> None:
     """List a team's projects."""
     client = AdminClient(url)
     rows = fetch_all(client, f"/teams/{team_id(client, team)}/projects")
-    show(rows, PROJECT_COLUMNS, as_json=as_json, title="Projects")
+    show_rows(rows, PROJECT_COLUMNS, as_json=as_json, title="Projects")
 
 
 @projects_group.command("create")
 @click.option("--team", required=True, help=TEAM_HELP)
 @click.argument("name")
+@limit_options
 @connection_options
-def create_project(team: str, name: str, url: str | None, as_json: bool) -> None:
-    """Create the project NAME in a team."""
+def create_project(team: str, name: str, url: str | None, as_json: bool, limits: LimitChange) -> None:
+    """Create the project NAME in a team, optionally with rate limits (team admins)."""
     client = AdminClient(url)
-    created = client.post(f"/teams/{team_id(client, team)}/projects", {"name": name})
-    show(created, PROJECT_COLUMNS, as_json=as_json, title="Created project")
+    body: dict[str, Any] = {"name": name, **({"limits": made} if (made := limits.created()) else {})}
+    created = client.post(f"/teams/{team_id(client, team)}/projects", body)
+    show_rows(created, PROJECT_COLUMNS, as_json=as_json, title="Created project")
+
+
+@projects_group.command("show")
+@click.argument("project_id")
+@connection_options
+def show_project(project_id: str, url: str | None, as_json: bool) -> None:
+    """Show one project (by id), its limits included."""
+    show_one(AdminClient(url).get(f"/projects/{project_id}"), as_json)
+
+
+@projects_group.command("update")
+@click.argument("project_id")
+@click.option("--name", default=None, help="A new name.")
+@limit_options
+@connection_options
+def update_project(project_id: str, name: str | None, url: str | None, as_json: bool, limits: LimitChange) -> None:
+    """Rename a project (by id) or change its rate limits (team admins)."""
+    client = AdminClient(url)
+    path = f"/projects/{project_id}"
+    show_one(client.patch(path, update_body(limits, lambda: client.get(path), name=name)), as_json)
 
 
 # --- users ------------------------------------------------------------------------------------------------------

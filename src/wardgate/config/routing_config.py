@@ -26,7 +26,8 @@ models:
         priority: 0                 # lower first; strategies order deployments of the same priority
         tags: [eu]
         region: eu-west-1
-        max_context_tokens: 128000
+        max_context_tokens: 128000  # default: the shipped model data, when the model has other candidates
+        capabilities: {vision: false}   # default: the shipped model data (tools, vision, json_schema)
         input_cost_per_mtok: 2.5    # for `lowest_cost` (USD per million tokens)
         output_cost_per_mtok: 10
 ```
@@ -51,6 +52,14 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class Capabilities(_Strict):
+    """Overrides of the shipped model data (``data/models.yaml`` profiles); unset fields keep the data's answer."""
+
+    tools: bool | None = None
+    vision: bool | None = None
+    json_schema: bool | None = None
+
+
 class DeploymentRouting(_Strict):
     """The routing fields of a deployment (``DeploymentConfig`` inherits them)."""
 
@@ -66,10 +75,13 @@ class DeploymentRouting(_Strict):
     )
     input_cost_per_mtok: float | None = Field(default=None, ge=0, description="USD per million input tokens.")
     output_cost_per_mtok: float | None = Field(default=None, ge=0, description="USD per million output tokens.")
+    capabilities: Capabilities | None = Field(
+        default=None, description="What the model behind it accepts, where the shipped model data is wrong or silent."
+    )
 
 
 class LongContextConfig(_Strict):
-    above_tokens: int = Field(ge=1, description="Estimated prompt tokens (about 4 characters each) above which …")
+    above_tokens: int = Field(ge=1, description="Prompt tokens (counted as for rate limits) above which …")
     model: str = Field(pattern=_NAME, description="… the request goes to this model (name or alias) instead.")
 
 

@@ -25,6 +25,7 @@ from pydantic import (
 from wardgate.config.auth_config import OidcConfig
 from wardgate.config.breaker_config import BreakerConfig
 from wardgate.config.credential_refs import may_stay_unresolved
+from wardgate.config.limits_config import DeploymentLimits, LimitRule, LimitsServerConfig, rule_problems
 from wardgate.config.routing_config import DeploymentRouting, ModelRouting, RoutingConfig, routing_problems
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$"
@@ -219,6 +220,9 @@ class DeploymentConfig(DeploymentRouting):
     max_tokens: int | None = Field(
         default=None, ge=1, description="Output token default for providers that require one (else model data)."
     )
+    limits: DeploymentLimits | None = Field(
+        default=None, description="The provider's own quota for this deployment; routing keeps under it."
+    )
 
 
 class ModelConfig(ModelRouting):
@@ -264,6 +268,7 @@ class ServerConfig(Strict):
     responses: ResponsesStoreConfig = ResponsesStoreConfig()
     routing: RoutingConfig = RoutingConfig()
     breaker: BreakerConfig = BreakerConfig()
+    limits: LimitsServerConfig = LimitsServerConfig()
 
 
 class JwtAuthConfig(Strict):
@@ -325,6 +330,9 @@ class GatewayConfig(Strict):
     server: ServerConfig = ServerConfig()
     providers: list[ProviderConfig] = Field(default_factory=list)
     models: list[ModelConfig] = Field(default_factory=list)
+    limits: list[LimitRule] = Field(
+        default_factory=list, description="Rate limits by scope (keys, teams and projects also carry their own)."
+    )
 
     @model_validator(mode="after")
     def _references(self, info: ValidationInfo) -> GatewayConfig:
@@ -355,6 +363,7 @@ def reference_problems(config: GatewayConfig) -> list[tuple[tuple[str | int, ...
         providers[provider.name] = provider
     problems += _name_problems(config.models)
     problems += routing_problems(config.models)
+    problems += [(("limits",), problem) for problem in rule_problems(config.limits)]
     for m_index, model in enumerate(config.models):
         for d_index, deployment in enumerate(model.deployments):
             path: tuple[str | int, ...] = ("models", m_index, "deployments", d_index)

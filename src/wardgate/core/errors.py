@@ -21,6 +21,7 @@ Every failure a client can see is a :class:`GatewayError`. Each class knows its 
     ├── UpstreamUnavailableError   503 service_unavailable         (retryable)
     │   └── NoHealthyDeploymentError 503 every deployment is skipped by its breaker (Retry-After: when one may be)
     ├── OverloadedError            503 service_unavailable / overloaded: the gateway sheds load (Retry-After: 1)
+    ├── LimitStoreUnavailableError 503 a fail-closed rate limit cannot reach its shared store (Retry-After: 1)
     └── UpstreamTimeoutError       504 timeout                     (retryable)
 
 Messages are written for the client: they never contain upstream URLs, credentials or tracebacks.
@@ -179,6 +180,20 @@ class OverloadedError(GatewayError):
 
     def __init__(self) -> None:
         super().__init__("The gateway is overloaded; retry in a moment.", headers={"retry-after": "1"})
+
+
+class LimitStoreUnavailableError(GatewayError):
+    """A rate limit configured to fail closed cannot be checked: its shared store (Redis) is unreachable."""
+
+    status = 503
+    error_type = "service_unavailable"
+    default_code = "rate_limiter_unavailable"
+    retryable = True
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"The rate limit `{name}` cannot be checked right now; retry in a moment.", headers={"retry-after": "1"}
+        )
 
 
 class UpstreamTimeoutError(GatewayError):

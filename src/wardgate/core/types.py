@@ -69,6 +69,8 @@ class ProxyRequest:
     native: NativeBody | None = None
     untranslatable: Exception | None = None
     pending: Resolver | None = None
+    prompt_tokens: int | None = None
+    """The prompt's token count once some stage counted it (``wardgate.tokens``); later stages reuse it."""
 
     def parse(self) -> None:
         if self.parser is not None:
@@ -147,6 +149,9 @@ class Principal:
     """Model names (aliases as clients send them) the principal may call; None means every model."""
     expires_at: datetime | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    limits: Mapping[str, Any] = field(default_factory=dict)
+    """Rate limits carried by the principal's own objects: "key", "team", "project" → a
+    ``wardgate.config.limits_config.LimitSet`` (only those that set any limit)."""
 
     @property
     def team_id(self) -> str | None:
@@ -172,6 +177,20 @@ class Attempt:
     """The model whose deployment this was (differs from the requested one after a fallback)."""
 
 
+@dataclass(slots=True, frozen=True)
+class PolicyDecision:
+    """What a policy (rate limit, budget, content rule) decided about a request, for logs and the audit trail.
+    ``mode`` audit means the rule only counts: ``outcome`` "would_refuse" was not enforced."""
+
+    policy: str
+    """rate_limit | budget | …"""
+    name: str
+    mode: str
+    outcome: str
+    """refused | would_refuse | …"""
+    detail: str = ""
+
+
 Handler = Callable[["RequestContext", ProxyRequest], Awaitable[ProxyResponse]]
 Stage = Callable[["RequestContext", ProxyRequest, Handler], Awaitable[ProxyResponse]]
 
@@ -192,3 +211,4 @@ class RequestContext:
     response_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
     status: int | None = None
     error_code: str | None = None
+    decisions: list[PolicyDecision] = field(default_factory=list)

@@ -10,6 +10,9 @@ The caller presents one credential, taken from ``Authorization: Bearer``, ``x-ap
    the verifier caches verified tokens) and mapped to teams and roles (``kind="jwt"``);
 4. without any key header, the ``wardgate_session`` cookie through ``session_resolver`` (set by the SSO sign-in).
 
+A person (JWT or session) in exactly one team carries that team's rate limits in ``Principal.limits["team"]``
+(from the cache, no SQL); in several teams or none, no limits (a key's principal comes with its limits built).
+
 A virtual key that is unknown, revoked, disabled or expired gets one answer, 401 ``invalid_api_key`` "Invalid API
 key.". Saying "expired" would tell a holder of a revoked key that it was revoked (for a thief: that the theft was
 noticed); the key's owner reads ``expires_at`` through the admin API instead.
@@ -17,6 +20,7 @@ noticed); the key's owner reads ``expires_at`` through the admin API instead.
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 from collections.abc import Awaitable, Callable, Mapping
 from types import MappingProxyType
@@ -104,7 +108,15 @@ class Authenticator:
         principal = await resolver(token)
         if principal is None:
             raise AuthenticationError("The session has expired or was signed out.", code="invalid_session")
-        return principal
+        return self._with_team_limits(principal)
+
+    def _with_team_limits(self, principal: Principal) -> Principal:
+        """A person's principal with its team's limits, when it is in exactly one team that sets some."""
+        team_id = principal.team_id
+        limits = self.cache.team_limits(team_id) if self.cache is not None and team_id is not None else None
+        if limits is None or principal.limits.get("team") is limits:
+            return principal
+        return dataclasses.replace(principal, limits=MappingProxyType({**principal.limits, "team": limits}))
 
     def _from_token(self, token: VerifiedToken) -> Principal:
         """The principal of a verified token, mapped once per token object and identity-cache version (the JWT
@@ -126,7 +138,8 @@ class Authenticator:
         user = cache.user_by_external_id(token.subject) if cache is not None else None
         if user is not None and user.disabled:
             raise AuthenticationError("This user is disabled.")
-        return map_claims(token, self.jwt.settings, team_ids, user_id=user.id if user is not None else None)
+        principal = map_claims(token, self.jwt.settings, team_ids, user_id=user.id if user is not None else None)
+        return self._with_team_limits(principal)
 
     async def close(self) -> None:
         if self.jwt is not None:

@@ -1,10 +1,16 @@
 """``IdentityCache``: the in-memory identity index the request path reads with dict lookups only — virtual keys by
-``key_hash``, team names → ids and users by external id (for JWT claim mapping).
+``key_hash``, team names → ids, users by external id (for JWT claim mapping), and the rate limits of teams and
+projects.
+
+Each key's ``Principal`` is built here, its ``limits`` included: ``{"key"|"team"|"project": LimitSet}`` for the
+key's own limits, its team's and its project's, only those that set a limit. Stored limits are parsed once per
+change; a value that no longer validates is logged once and ignored (never an authentication failure). A change to
+a team's or project's limits rebuilds the principals of that team's or project's keys in the same refresh.
 
 ``start(db)`` loads everything; a background task then polls for rows whose ``updated_at`` is at least the newest
 ``updated_at`` seen minus ``overlap`` (so commits with equal or slightly skewed timestamps, or that committed late,
 are never missed; rows re-read unchanged are kept as they are), and reloads everything every ``full_interval`` (which
-also drops deleted teams and users; keys are never deleted: revocation is an update). ``refresh()`` runs an
+also drops deleted teams, projects and users; keys are never deleted: revocation is an update). ``refresh()`` runs an
 incremental refresh at once; concurrent calls coalesce into refreshes that start after the call. Every admin write
 must set ``updated_at`` to the commit time (UTC).
 
@@ -30,9 +36,10 @@ from sqlalchemy import Select, select
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from wardgate.config.limits_config import LimitSet
 from wardgate.core.types import TEAM_ROLES, Principal, Role
 from wardgate.storage.database import Database
-from wardgate.storage.schema import teams, users, virtual_keys
+from wardgate.storage.schema import projects, teams, users, virtual_keys
 
 _log = logging.getLogger("wardgate.identity")
 _KEY_COLUMNS = (
@@ -49,13 +56,16 @@ _KEY_COLUMNS = (
     virtual_keys.c.enabled,
     virtual_keys.c.revoked_at,
     virtual_keys.c.rotated_to,
+    virtual_keys.c.limits,
     virtual_keys.c.metadata,
     virtual_keys.c.updated_at,
 )
 _KEYS = select(*_KEY_COLUMNS)
-_TEAMS = select(teams.c.id, teams.c.name, teams.c.updated_at)
+_TEAMS = select(teams.c.id, teams.c.name, teams.c.limits, teams.c.updated_at)
+_PROJECTS = select(projects.c.id, projects.c.limits, projects.c.updated_at)
 _USERS = select(users.c.id, users.c.external_id, users.c.disabled, users.c.updated_at)
 _NEVER = float("inf")
+_NO_LIMITS: Mapping[str, LimitSet] = MappingProxyType({})
 
 
 def _utc(moment: datetime | None) -> datetime | None:
@@ -63,6 +73,28 @@ def _utc(moment: datetime | None) -> datetime | None:
     if moment is None or moment.tzinfo is not None:
         return moment
     return moment.replace(tzinfo=UTC)
+
+
+def _stored(value: Any) -> Any:
+    """A stored JSON value as read, made read-only when it is an object."""
+    return MappingProxyType(dict(value)) if isinstance(value, dict) else value
+
+
+def parse_limits(stored: Any, owner: str) -> LimitSet | None:
+    """The ``LimitSet`` a stored ``limits`` value describes, or None when it sets no limit. A value that does not
+    validate (written by an older or newer gateway, or by hand) is logged and ignored: it must never break
+    authentication. Callers parse each stored value once per change, so the warning is not repeated."""
+    if not stored:
+        return None
+    try:
+        limits = LimitSet.model_validate(dict(stored) if isinstance(stored, Mapping) else stored)
+    except Exception as error:  # any bad value, whatever pydantic makes of it
+        _log.warning(
+            "stored limits are not valid; ignoring them",
+            extra={"fields": {"object": owner, "error": f"{type(error).__name__}: {error}"}},
+        )
+        return None
+    return None if limits.empty else limits
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +116,8 @@ class KeyRecord:
     rotated_to: str | None
     metadata: Mapping[str, Any]
     updated_at: datetime
+    limits: Any
+    """The key's own ``limits`` as stored (normally a JSON object; parsed by the cache)."""
 
     @classmethod
     def from_row(cls, row: Row[Any]) -> KeyRecord:
@@ -104,11 +138,12 @@ class KeyRecord:
             rotated_to=row.rotated_to,
             metadata=MappingProxyType(dict(row.metadata or {})),
             updated_at=_utc(row.updated_at) or datetime.min.replace(tzinfo=UTC),
+            limits=_stored(row.limits),
         )
 
-    def principal(self) -> Principal | None:
+    def principal(self, limits: Mapping[str, LimitSet] = _NO_LIMITS) -> Principal | None:
         """The principal this key stands for, or None when it can never authenticate (disabled, revoked, or a
-        stored role that is not a team role)."""
+        stored role that is not a team role). ``limits``: the parsed limits that apply to it, by scope."""
         if not self.enabled or self.revoked_at is not None or self.role not in TEAM_ROLES:
             return None
         return Principal(
@@ -121,6 +156,7 @@ class KeyRecord:
             allowed_models=frozenset(self.allowed_models) if self.allowed_models is not None else None,
             expires_at=self.expires_at,
             metadata=self.metadata,
+            limits=limits,
         )
 
 
@@ -137,6 +173,41 @@ class _KeyEntry:
     principal: Principal | None
     expires: float
     """Unix time of expiry (``inf`` when none): compared with ``time.time()`` on every lookup."""
+    limits: LimitSet | None
+    """The key's own limits, parsed (None: none set, or not valid)."""
+
+
+class _LimitIndex:
+    """The parsed limits of one kind of object (teams or projects) by id, only those that set a limit. Each stored
+    value is parsed once per change; ``apply`` says whose parsed limits changed."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.stored: dict[str, Any] = {}
+        self.parsed: dict[str, LimitSet] = {}
+
+    def apply(self, rows: list[Row[Any]], full: bool) -> set[str]:
+        """Take ``(id, limits)`` rows (a full load also drops the ids it did not see); the ids whose limits changed."""
+        if not rows and not full:
+            return set()
+        stored = {} if full else dict(self.stored)
+        parsed = {} if full else dict(self.parsed)
+        for row in rows:
+            value = _stored(row.limits)
+            if row.id in self.stored and self.stored[row.id] == value:
+                stored[row.id] = self.stored[row.id]
+                if row.id in self.parsed:
+                    parsed[row.id] = self.parsed[row.id]
+                continue
+            stored[row.id] = value
+            limits = parse_limits(value, f"{self.kind} {row.id}")
+            if limits is None:
+                parsed.pop(row.id, None)
+            else:
+                parsed[row.id] = limits
+        changed = {i for i in parsed.keys() | self.parsed.keys() if parsed.get(i) != self.parsed.get(i)}
+        self.stored, self.parsed = stored, parsed  # replaced, never mutated: readers never see half a refresh
+        return changed
 
 
 class IdentityCache:
@@ -158,13 +229,15 @@ class IdentityCache:
         self._team_names: dict[str, str] = {}
         self._users: dict[str, UserRecord] = {}
         self._user_ext: dict[str, str] = {}
-        self._marks: dict[str, datetime | None] = {"keys": None, "teams": None, "users": None}
+        self._team_limits = _LimitIndex("team")
+        self._project_limits = _LimitIndex("project")
+        self._marks: dict[str, datetime | None] = {"keys": None, "teams": None, "projects": None, "users": None}
         self._lock = asyncio.Lock()
         self._started_refreshes = 0
         self._last_full = 0.0
         self._task: asyncio.Task[None] | None = None
         self.version = 0
-        """Bumped whenever team names or users change (caches derived from them check it)."""
+        """Bumped whenever team names, team limits or users change (caches derived from them check it)."""
         self.refreshes = 0
         self.failures = 0
         self.last_error: str | None = None
@@ -187,6 +260,10 @@ class IdentityCache:
     def team_ids(self) -> Mapping[str, str]:
         """Team name → team id (read-only view; replaced, never mutated, on change)."""
         return self._team_ids
+
+    def team_limits(self, team_id: str) -> LimitSet | None:
+        """The team's parsed limits, or None when it sets none. A dict lookup."""
+        return self._team_limits.parsed.get(team_id)
 
     def user_by_external_id(self, external_id: str) -> UserRecord | None:
         user_id = self._user_ext.get(external_id)
@@ -262,9 +339,14 @@ class IdentityCache:
         async with self._db.engine.connect() as conn:
             key_rows = await _rows(conn, _KEYS, virtual_keys.c.updated_at, self._since("keys", full))
             team_rows = await _rows(conn, _TEAMS, teams.c.updated_at, self._since("teams", full))
+            project_rows = await _rows(conn, _PROJECTS, projects.c.updated_at, self._since("projects", full))
             user_rows = await _rows(conn, _USERS, users.c.updated_at, self._since("users", full))
+        limited_teams = self._team_limits.apply(team_rows, full)
+        limited_projects = self._project_limits.apply(project_rows, full)
+        self._mark("projects", project_rows)
         self._apply_keys(key_rows, full)
-        changed = self._apply_teams(team_rows, full)
+        self._rebuild_principals(limited_teams, limited_projects)
+        changed = self._apply_teams(team_rows, full) or bool(limited_teams)
         changed = self._apply_users(user_rows, full) or changed
         if changed:
             self.version += 1
@@ -281,13 +363,39 @@ class IdentityCache:
             if old is not None and old.record == record:
                 fresh[record.key_hash] = old  # unchanged: keep the principal (its identity keys derived caches)
                 continue
-            expires = record.expires_at.timestamp() if record.expires_at is not None else _NEVER
-            fresh[record.key_hash] = _KeyEntry(record, record.principal(), expires)
+            same = old is not None and old.record.limits == record.limits
+            own = old.limits if old is not None and same else parse_limits(record.limits, f"key {record.id}")
+            fresh[record.key_hash] = self._entry(record, own)
         self._mark("keys", rows)
         if full:
             self._keys = fresh
         elif any(keys.get(h) is not e for h, e in fresh.items()):
             self._keys = {**keys, **fresh}  # copy on write: a lookup never sees a half-applied refresh
+
+    def _entry(self, record: KeyRecord, own: LimitSet | None) -> _KeyEntry:
+        expires = record.expires_at.timestamp() if record.expires_at is not None else _NEVER
+        return _KeyEntry(record, record.principal(self._limits_for(record, own)), expires, own)
+
+    def _limits_for(self, record: KeyRecord, own: LimitSet | None) -> Mapping[str, LimitSet]:
+        """What ``Principal.limits`` holds for a key: its own, its team's and its project's limits, if set."""
+        found = {"key": own, "team": self._team_limits.parsed.get(record.team_id)}
+        if record.project_id is not None:
+            found["project"] = self._project_limits.parsed.get(record.project_id)
+        limits = {scope: limit for scope, limit in found.items() if limit is not None}
+        return MappingProxyType(limits) if limits else _NO_LIMITS
+
+    def _rebuild_principals(self, team_ids: set[str], project_ids: set[str]) -> None:
+        """New principals for the keys of teams and projects whose limits changed (copy on write)."""
+        if not team_ids and not project_ids:
+            return
+        stale = [
+            entry
+            for entry in self._keys.values()
+            if entry.record.team_id in team_ids or entry.record.project_id in project_ids
+        ]
+        if stale:
+            rebuilt = {entry.record.key_hash: self._entry(entry.record, entry.limits) for entry in stale}
+            self._keys = {**self._keys, **rebuilt}
 
     def _apply_teams(self, rows: list[Row[Any]], full: bool) -> bool:
         names = {} if full else dict(self._team_names)

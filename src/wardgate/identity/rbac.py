@@ -14,8 +14,10 @@ Roles and rights::
     auditor         org     read everything in the org (credentials' metadata, admin change records included);
                             write nothing; mints no keys. A team role held beside it still applies in that team
     team_admin (T)  team T  read T; manage T's projects, service principals, memberships (grant team roles up
-                            to team_admin) and keys (any team role, within its own models and expiry); rename T;
-                            read T's admin change records. Nothing outside T, no credentials, no teams/org roles
+                            to team_admin) and keys (any team role, within its own models and expiry), limits
+                            and budgets of T's projects and keys included; rename T (never change T's own
+                            limits or budgets); read T's admin change records. Nothing outside T, no
+                            credentials, no teams/org roles
     member (T)      team T  read T (every key of T is listed with its settings: key records hold no secret, a
                             key's secret is shown once, at creation or rotation); create, update (name,
                             metadata, enabled), rotate and revoke its OWN keys, never with a role above member
@@ -56,7 +58,9 @@ Escalation guards (call them after ``authorize``, with the values the key / memb
   fields the role may not change (``rbac_fields.TEAM_FIELD_RIGHTS``) are refused with 403 naming them, never
   ignored. A team admin may change a key's name, allowed_models, enabled, expires_at, metadata, limits, budgets,
   project_id and role, but not team_id, user_id or service_principal_id; a member only name, metadata and enabled
-  of its own keys. ``enabled`` is the owner's own switch: to stop a key against its owner's will, revoke it.
+  of its own keys. ``enabled`` is the owner's own switch: to stop a key against its owner's will, revoke it. A team
+  admin may change a project's limits and budgets, but only the name and metadata of its own team: a team's
+  limits and budgets are for org admins (a team admin must not raise its own team's ceiling).
 """
 
 from __future__ import annotations

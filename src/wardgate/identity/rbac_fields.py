@@ -30,11 +30,14 @@ KEY_OWNER_FIELDS = frozenset({"name", "metadata", "enabled"})
 
 TEAM_FIELD_RIGHTS: Mapping[str, Mapping[Role, frozenset[str]]] = {
     "key": {Role.TEAM_ADMIN: KEY_ADMIN_FIELDS, Role.MEMBER: KEY_OWNER_FIELDS},
-    "project": {Role.TEAM_ADMIN: frozenset({"name", "metadata"})},
+    "project": {Role.TEAM_ADMIN: frozenset({"name", "metadata", "limits", "budgets"})},
     "service_principal": {Role.TEAM_ADMIN: frozenset({"name", "metadata", "kind", "project_id"})},
     "membership": {Role.TEAM_ADMIN: frozenset({"role"})},
     "team": {Role.TEAM_ADMIN: frozenset({"name", "metadata"})},
 }
 """Object kind → team role → the fields that role may change. Kinds not listed (org, user, credential) are
 changed by org admins only; admin change records are never changed. The names are the columns of
-``storage/schema.py``; a column added there is org-admin-only until it is listed here."""
+``storage/schema.py``; a column added there is org-admin-only until it is listed here.
+
+``limits`` and ``budgets``: a team admin sets them on its team's keys and projects, never on its own team (it
+could raise its own ceiling), so a team's limits and budgets are org-admin-only."""

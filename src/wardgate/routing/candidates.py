@@ -10,6 +10,9 @@ Content rules, applied to every group (fallbacks included):
   ``server.routing.sensitive_tag``); when no candidate has one, 403 ``no_sensitive_deployment``.
 - **context window**: a deployment whose ``max_context_tokens`` is below the estimated prompt plus the requested
   output is skipped; when that leaves nothing, 400 ``context_length_exceeded``.
+- **capabilities**: a request with tools, images or a JSON schema skips deployments whose model lacks them (model
+  data, or the deployment's ``capabilities``) while another candidate has them; when none has, nothing is skipped
+  and the provider answers for itself (the data must never refuse a request on its own).
 
 Each group is gated by the breaker board (``board.select``) only when the router reaches it, so a request that
 succeeds on its model's first deployment never touches its fallbacks' breakers.
@@ -64,6 +67,12 @@ class Plan:
     """After a context-length error: only deployments with a larger (or unknown) window."""
     served: Tried | None = None
     """The attempt that answered."""
+    skip: frozenset[str] = frozenset()
+    """Deployments not to try for this request (their provider quota is full)."""
+
+    def candidates(self) -> list[Deployment]:
+        """Every deployment the request may reach, in the order it would try them (before breaker gating)."""
+        return [d for g in self.groups if not g.reserve for d in g.deployments]
 
     def next_untried(self, now: float) -> Tried | None:
         """The next deployment not tried yet, gating each group through the board when first reached."""
@@ -78,6 +87,8 @@ class Plan:
             while self._index < len(group.selected):
                 deployment = group.selected[self._index]
                 self._index += 1
+                if self.skip and deployment.id in self.skip:
+                    continue
                 if not self.tried or (self._usable(group, deployment) and self.find(deployment) is None):
                     entry = Tried(group, deployment)
                     self.tried.append(entry)
@@ -161,9 +172,12 @@ def build_plan(
         fallback = table.get(name)
         if fallback is not None:
             routes.append(fallback)
-    if len(routes) == 1 and reserve is None and not facts.sensitive and not route.needs_tokens:
+    capable = route.checks_capabilities and facts.needs
+    if len(routes) == 1 and reserve is None and not facts.sensitive and not route.needs_tokens and not capable:
         return Plan([Group(route, order(route, facts, health, rng))], board)  # the common case, nothing to filter
     groups = [Group(r, _filtered(r, order(r, facts, health, rng), facts)) for r in routes]
+    if capable:
+        _keep_capable(groups, facts.needs)
     if reserve is not None and reserve not in routes:
         groups.append(Group(reserve, _filtered(reserve, order(reserve, facts, health, rng), facts), reserve=True))
     kept = [g for g in groups if g.deployments]
@@ -180,6 +194,15 @@ def _filtered(route: ModelRoute, deployments: Sequence[Deployment], facts: Reque
         needed = facts.prompt_tokens + (facts.max_output or 0)
         deployments = [d for d in deployments if d.max_context_tokens is None or d.max_context_tokens >= needed]
     return deployments
+
+
+def _keep_capable(groups: list[Group], needs: frozenset[str]) -> None:
+    """Drop deployments lacking a needed capability, unless that would drop every candidate."""
+    kept = [[d for d in g.deployments if d.lacks.isdisjoint(needs)] for g in groups]
+    if not any(kept):
+        return
+    for group, deployments in zip(groups, kept, strict=True):
+        group.deployments = deployments
 
 
 def _refusal(route: ModelRoute, routes: Sequence[ModelRoute], facts: RequestFacts) -> Exception:

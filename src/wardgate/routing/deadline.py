@@ -1,5 +1,6 @@
-"""The overall deadline of a request: ``server.routing.deadline_seconds``, which the client's
-``x-wardgate-timeout`` header (seconds) may shorten but never lengthen. It counts from the request's arrival and
+"""The overall deadline of a request: ``server.routing.deadline_seconds``, which the calling key's policy
+(``deadline_seconds`` in its metadata) and then the client's ``x-wardgate-timeout`` header (seconds) may shorten
+but never lengthen. It counts from the request's arrival and
 shrinks across attempts: each attempt runs under what is left, a backoff that would outlast it is not taken.
 
 It bounds the attempt phase: a whole answer, or a stream until its first event (after that a stream is bounded by
@@ -27,11 +28,13 @@ class Deadline:
         self.at = at
 
     @classmethod
-    def start(cls, configured: float | None, headers: Mapping[str, str], started: float) -> Deadline:
+    def start(
+        cls, configured: float | None, headers: Mapping[str, str], started: float, policy: float | None = None
+    ) -> Deadline:
         requested = headers.get(HEADER)
-        if requested is None and configured is None:
+        if requested is None and configured is None and policy is None:
             return NO_DEADLINE
-        seconds = configured
+        seconds = configured if policy is None else policy if configured is None else min(configured, policy)
         if requested is not None:
             asked = _seconds(requested)
             seconds = asked if seconds is None else min(seconds, asked)
@@ -71,3 +74,11 @@ def _seconds(text: str) -> float:
             f"The {HEADER} header must be a positive number of seconds.", param=HEADER, code="invalid_timeout"
         )
     return value
+
+
+def key_policy(metadata: Mapping[str, object]) -> float | None:
+    """A key's own deadline (``metadata.deadline_seconds``), when it is a positive number."""
+    value = metadata.get("deadline_seconds")
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value > 0:
+        return float(value)
+    return None

@@ -17,9 +17,11 @@ import time
 from wardgate.config.routing_config import RoutingConfig
 from wardgate.core.errors import GatewayError
 from wardgate.core.types import ProxyRequest, ProxyResponse, RequestContext
+from wardgate.limits.admission import LimitAdmission
+from wardgate.limits.ticket import Ticket
 from wardgate.routing.attempt import run_attempt
 from wardgate.routing.candidates import Plan, Tried, build_plan
-from wardgate.routing.deadline import DEADLINE_CODE, Deadline
+from wardgate.routing.deadline import DEADLINE_CODE, Deadline, key_policy
 from wardgate.routing.facts import RequestFacts
 from wardgate.routing.retry import backoff, classify
 from wardgate.routing.state import RoutingState, wall_clock
@@ -33,9 +35,13 @@ _ATTEMPTS = tuple((ATTEMPTS_HEADER.encode(), str(n).encode()) for n in range(11)
 class Router:
     """One per config snapshot (``execute`` is the pipeline's terminal handler); ``state`` outlives it."""
 
-    def __init__(self, table: RouteTable, config: RoutingConfig, state: RoutingState) -> None:
+    def __init__(
+        self, table: RouteTable, config: RoutingConfig, state: RoutingState, limits: LimitAdmission | None = None
+    ) -> None:
         self.table = table
         self.state = state
+        self.limits = limits
+        self._limit_headers = limits is not None and limits.settings.response_headers
         self._max_attempts = config.max_attempts
         self._base = config.backoff.base_ms / 1000
         self._cap = config.backoff.max_ms / 1000
@@ -44,20 +50,38 @@ class Router:
 
     async def execute(self, ctx: RequestContext, request: ProxyRequest) -> ProxyResponse:
         state = self.state
+        ticket: Ticket | None = None
         try:
             route = self.table.resolve(request.model)
-            deadline = Deadline.start(self._deadline, ctx.headers, ctx.started)
-            facts = RequestFacts(request, ctx)
+            principal = ctx.principal
+            policy = key_policy(principal.metadata) if principal is not None and principal.metadata else None
+            deadline = Deadline.start(self._deadline, ctx.headers, ctx.started, policy)
+            facts = RequestFacts(request, ctx, route.ordered[0].upstream_model if route.ordered else None)
             plan = build_plan(self.table, route, facts, state.health, state.rng, state.breakers)
+            if self.limits is not None:
+                ticket, skip = await self.limits.admit(ctx, request, route, plan.candidates())
+                if skip:
+                    plan.skip = frozenset(skip)
             state.budget.enter()
             try:
                 response = await self._run(ctx, request, plan, deadline, route.name)
+            except BaseException:
+                if ticket is not None:
+                    ticket.fail()
+                raise
             finally:
                 state.budget.leave()
         except GatewayError as exc:
             if self._headers:
                 _label_error(exc, ctx)
+            if self._limit_headers and ticket is not None:
+                for name, value in ticket.headers():
+                    exc.headers.setdefault(name.decode(), value.decode())
             raise
+        if ticket is not None:
+            ticket.attach(response, plan.served.deployment.id if plan.served is not None else None)
+            if self._limit_headers:
+                response.headers += ticket.headers()
         if self._headers:
             count = len(ctx.attempts)  # at most max_attempts (≤ 10)
             assert plan.served is not None

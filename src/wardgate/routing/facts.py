@@ -1,10 +1,9 @@
-"""What routing needs to know about one request, computed lazily (most routes need none of it): a cheap prompt
-token estimate, the output tokens asked for, the conversation key for sticky routing, and whether the request is
-flagged sensitive.
+"""What routing needs to know about one request, computed lazily (most routes need none of it): the prompt's
+tokens, the output tokens asked for, the conversation key for sticky routing, and whether the request is flagged
+sensitive.
 
-The estimate is about 4 characters per token over the text the model reads (message contents, tool call
-arguments, tool definitions, embedding inputs), plus a fixed amount per image and per message — a heuristic
-that errs low for code and non-Latin scripts, good enough to pick a context window, never a bill.
+The prompt is counted by ``wardgate.tokens`` with the encoding of the model's first deployment (exact for OpenAI
+models, an estimate for others) and kept on the request, so rate limiting never counts it again.
 """
 
 from __future__ import annotations
@@ -15,33 +14,31 @@ from typing import Any
 import orjson
 
 from wardgate.core.types import ProxyRequest, RequestContext
+from wardgate.tokens.count import prompt_tokens
 
 SENSITIVE_HEADER = "x-wardgate-sensitive"
-CHARS_PER_TOKEN = 4
-_IMAGE_TOKENS = 800
-_MESSAGE_TOKENS = 4
 _STICKY_PREFIX = 4
 """At most this many leading messages (up to the first user message) identify a conversation."""
 _TRUE = frozenset({"true", "1", "yes", "on"})
 
 
 class RequestFacts:
-    __slots__ = ("_computed", "_max_output", "_prompt_tokens", "_sticky_key", "request", "sensitive", "stream")
+    __slots__ = ("_computed", "_max_output", "_needs", "_sticky_key", "model", "request", "sensitive", "stream")
 
-    def __init__(self, request: ProxyRequest, ctx: RequestContext) -> None:
+    def __init__(self, request: ProxyRequest, ctx: RequestContext, model: str | None = None) -> None:
         self.request = request
+        self.model = model
+        """The upstream model whose tokenizer counts the prompt (None: the generic estimate)."""
         self.stream = request.stream
         self.sensitive = is_sensitive(ctx)
         self._computed = 0  # bit 1: max_output, bit 2: sticky_key
-        self._prompt_tokens: int | None = None
         self._max_output: int | None = None
         self._sticky_key: int | None = None
+        self._needs: frozenset[str] | None = None
 
     @property
     def prompt_tokens(self) -> int:
-        if self._prompt_tokens is None:
-            self._prompt_tokens = estimate_prompt_tokens(self.request.body)
-        return self._prompt_tokens
+        return prompt_tokens(self.request, self.model)
 
     @property
     def max_output(self) -> int | None:
@@ -62,6 +59,34 @@ class RequestFacts:
             self._computed |= 2
         return self._sticky_key
 
+    @property
+    def needs(self) -> frozenset[str]:
+        """The capabilities the request uses: ``tools``, ``vision`` (an image in a message), ``json_schema``."""
+        if self._needs is None:
+            self._needs = capabilities_needed(self.request.body)
+        return self._needs
+
+
+def capabilities_needed(body: dict[str, Any]) -> frozenset[str]:
+    found = set()
+    tools = body.get("tools")
+    if (isinstance(tools, list) and tools) or body.get("functions"):
+        found.add("tools")
+    response_format = body.get("response_format")
+    if isinstance(response_format, dict) and response_format.get("type") == "json_schema":
+        found.add("json_schema")
+    messages = body.get("messages")
+    if isinstance(messages, list) and any(_has_image(m) for m in messages):
+        found.add("vision")
+    return frozenset(found)
+
+
+def _has_image(message: Any) -> bool:
+    content = message.get("content") if isinstance(message, dict) else None
+    if not isinstance(content, list):
+        return False
+    return any(isinstance(part, dict) and part.get("type") in ("image_url", "input_image") for part in content)
+
 
 def is_sensitive(ctx: RequestContext) -> bool:
     """Flagged by the ``x-wardgate-sensitive`` header or the caller's key metadata (``sensitive: true``). A client
@@ -74,50 +99,6 @@ def is_sensitive(ctx: RequestContext) -> bool:
         return False
     flag = principal.metadata.get("sensitive")
     return flag is True or (isinstance(flag, str) and flag.strip().lower() in _TRUE)
-
-
-def estimate_prompt_tokens(body: dict[str, Any]) -> int:
-    chars = 0
-    tokens = 0
-    messages = body.get("messages")
-    if isinstance(messages, list):
-        for message in messages:
-            if not isinstance(message, dict):
-                continue
-            tokens += _MESSAGE_TOKENS
-            text, images = _content_size(message.get("content"))
-            chars += text
-            tokens += images * _IMAGE_TOKENS
-            calls = message.get("tool_calls")
-            if isinstance(calls, list):
-                chars += sum(len(str(c.get("function", {}).get("arguments", ""))) for c in calls if isinstance(c, dict))
-    tools = body.get("tools")
-    if isinstance(tools, list) and tools:
-        chars += len(orjson.dumps(tools))
-    given = body.get("input")
-    if isinstance(given, str):
-        chars += len(given)
-    elif isinstance(given, list):
-        chars += sum(len(item) for item in given if isinstance(item, str))
-    return tokens + chars // CHARS_PER_TOKEN
-
-
-def _content_size(content: Any) -> tuple[int, int]:
-    """(characters of text, number of images) of one message's content."""
-    if isinstance(content, str):
-        return len(content), 0
-    if not isinstance(content, list):
-        return 0, 0
-    chars = images = 0
-    for part in content:
-        if not isinstance(part, dict):
-            continue
-        text = part.get("text")
-        if isinstance(text, str):
-            chars += len(text)
-        elif part.get("type") in ("image_url", "input_image", "image"):
-            images += 1
-    return chars, images
 
 
 def conversation_key(body: dict[str, Any]) -> int | None:

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wardgate.config.routing_config import RoutingConfig
+from wardgate.limits.buckets import LimitEngine
+from wardgate.limits.memory import MemoryEngine
 from wardgate.routing.admission import Admission
 from wardgate.routing.breaker import BreakerBoard, OpenBoard
 from wardgate.routing.health import HealthRegistry
@@ -27,6 +29,8 @@ class RoutingState:
     budget: RetryBudget = field(default_factory=RetryBudget)
     admission: Admission = field(default_factory=Admission)
     rng: random.Random = field(default_factory=random.Random)
+    limits: LimitEngine = field(default_factory=MemoryEngine)
+    """Rate-limit counters: in memory, or shared through Redis (``limits.shared``)."""
 
     def configure(self, config: RoutingConfig, deployment_ids: frozenset[str]) -> None:
         """Take a new config's limits (on start and on every reload) and forget removed deployments' stats."""

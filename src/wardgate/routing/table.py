@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from wardgate.config.limits_config import DeploymentLimits
 from wardgate.config.routing_config import deployment_id
 from wardgate.config.schema import DeploymentConfig, GatewayConfig, ModelConfig
 from wardgate.core.errors import ModelNotFoundError
 from wardgate.providers.base import DeploymentTarget, ProviderClient
+from wardgate.providers.modeldata import model_profile
 
 _CANONICAL_CACHE = 4096
 
@@ -31,6 +33,12 @@ class Deployment:
     output_cost: float | None = None
     header: tuple[bytes, bytes] = (b"", b"")
     """``(b"x-wardgate-deployment", id)``, encoded once."""
+    limits: DeploymentLimits | None = None
+    """The provider's own quota for this deployment (``wardgate.limits`` keeps routing under it)."""
+    lacks: frozenset[str] = frozenset()
+    """What the model behind it does not accept (tools, vision, json_schema): config, else model data."""
+    data_context: int | None = None
+    """The model data's context window (used when the model has other candidates to choose from)."""
 
     @property
     def upstream_model(self) -> str:
@@ -54,6 +62,8 @@ class ModelRoute:
     sensitive_tags: frozenset[str] = field(default_factory=frozenset)
     needs_tokens: bool = False
     """Whether routing needs the request's token estimate (long context, context windows, cost)."""
+    checks_capabilities: bool = False
+    """Whether some candidate (its own deployments or its fallbacks') lacks a capability a request may need."""
 
     @property
     def strategy(self) -> str:
@@ -79,7 +89,22 @@ def make_deployment(client: ProviderClient, config: DeploymentConfig) -> Deploym
         config.input_cost_per_mtok,
         config.output_cost_per_mtok,
         (b"x-wardgate-deployment", ident.encode()),
+        config.limits,
+        *_profile(config),
     )
+
+
+def _profile(config: DeploymentConfig) -> tuple[frozenset[str], int | None]:
+    """(capabilities lacking, context window) from the model data, with the deployment's overrides."""
+    profile = model_profile(config.model)
+    lacks = set(profile.lacks) if profile is not None else set()
+    if config.capabilities is not None:
+        for name, value in config.capabilities.model_dump(exclude_none=True).items():
+            if value:
+                lacks.discard(name)
+            else:
+                lacks.add(name)
+    return frozenset(lacks), profile.context if profile is not None else None
 
 
 def make_route(
@@ -90,6 +115,13 @@ def make_route(
     long_context: str | None = None,
     sensitive_tag: str = "sensitive_ok",
 ) -> ModelRoute:
+    if len(deployments) > 1 or fallbacks or long_context is not None:  # a choice to make: use the model data's windows
+        deployments = tuple(
+            d
+            if d.max_context_tokens is not None or d.data_context is None
+            else replace(d, max_context_tokens=d.data_context)
+            for d in deployments
+        )
     priorities = sorted({d.priority for d in deployments})
     tiers = tuple(tuple(d for d in deployments if d.priority == p) for p in priorities)
     tags = model.sensitive_tags if model.sensitive_tags is not None else [sensitive_tag]
@@ -142,6 +174,10 @@ class RouteTable:
                 long_context=canonical.get(long_context.model) if long_context is not None else None,
                 sensitive_tag=sensitive_tag,
             )
+        for name, route in routes.items():
+            group = [route, *(routes[f] for f in route.fallbacks)]
+            if any(d.lacks for r in group for d in r.deployments):
+                routes[name] = replace(route, checks_capabilities=True)
         aliases = {alias: model.name for model in config.models for alias in model.aliases}
         return cls(routes, aliases)
 

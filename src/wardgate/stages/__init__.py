@@ -1,5 +1,6 @@
 """Pipeline stages, one module each, composed once per config snapshot (outermost first):
-observe → authenticate → parse → authorize → [rate_limit → budget → policy → cache → audit] → route+execute.
+observe → authenticate → parse → authorize → [budget → policy → cache → audit] → route+execute (which admits rate
+limits once it knows the candidate deployments: ``wardgate.limits``).
 
 Each stage is ``async def stage(ctx, request, next) -> ProxyResponse`` and is unit-testable with a fake ``next``.
 Must not import ``api``.

@@ -5,6 +5,9 @@ runs each change in one transaction with its change record); SQLAlchemy Core onl
 Rows come back as plain dicts (column → value, timestamps as ISO 8601 UTC strings). Every write sets
 ``updated_at`` (and ``created_at`` on insert), which the identity cache polls. Unique names clash with a 409
 ``conflict``; a delete that would orphan keys, projects or service principals is refused with a 409 as well.
+
+Teams and projects (like keys) carry ``limits`` (a compact ``LimitSet`` as JSON) and ``budgets`` (a JSON object):
+stored as given; validating them is the admin API's business.
 """
 
 from __future__ import annotations
@@ -26,8 +29,8 @@ Row = dict[str, Any]
 DEFAULT_ORG = "default"
 SERVICE_PRINCIPAL_KINDS = frozenset({"app", "agent"})
 ORG_FIELDS = frozenset({"name", "metadata"})
-TEAM_FIELDS = frozenset({"name", "metadata"})
-PROJECT_FIELDS = frozenset({"name", "metadata", "team_id"})
+TEAM_FIELDS = frozenset({"name", "metadata", "limits", "budgets"})
+PROJECT_FIELDS = frozenset({"name", "metadata", "limits", "budgets", "team_id"})
 SERVICE_PRINCIPAL_FIELDS = frozenset({"name", "kind", "project_id", "metadata", "team_id"})
 
 
@@ -138,11 +141,25 @@ async def _team_name_taken(conn: AsyncConnection, org_id: str, name: str, exclud
     return found is not None and found["id"] != exclude
 
 
-async def create_team(conn: AsyncConnection, name: str, metadata: Mapping[str, Any] | None = None) -> Row:
+def _settings(
+    metadata: Mapping[str, Any] | None, limits: Mapping[str, Any] | None, budgets: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """The JSON object columns of a new team or project (absent: ``{}``)."""
+    return {"metadata": dict(metadata or {}), "limits": dict(limits or {}), "budgets": dict(budgets or {})}
+
+
+async def create_team(
+    conn: AsyncConnection,
+    name: str,
+    metadata: Mapping[str, Any] | None = None,
+    *,
+    limits: Mapping[str, Any] | None = None,
+    budgets: Mapping[str, Any] | None = None,
+) -> Row:
     org = await ensure_default_org(conn)
     if await _team_name_taken(conn, org["id"], name):
         raise conflict(_team_clash(name))
-    values = {"id": new_id("team"), "org_id": org["id"], "name": name, "metadata": dict(metadata or {})}
+    values = {"id": new_id("team"), "org_id": org["id"], "name": name, **_settings(metadata, limits, budgets)}
     return await insert_row(conn, teams, values, _team_clash(name))
 
 
@@ -218,11 +235,17 @@ async def _project_name_taken(conn: AsyncConnection, team_id: str, name: str, ex
 
 
 async def create_project(
-    conn: AsyncConnection, team_id: str, name: str, metadata: Mapping[str, Any] | None = None
+    conn: AsyncConnection,
+    team_id: str,
+    name: str,
+    metadata: Mapping[str, Any] | None = None,
+    *,
+    limits: Mapping[str, Any] | None = None,
+    budgets: Mapping[str, Any] | None = None,
 ) -> Row:
     if await _project_name_taken(conn, team_id, name):
         raise conflict(_project_clash(name))
-    values = {"id": new_id("proj"), "team_id": team_id, "name": name, "metadata": dict(metadata or {})}
+    values = {"id": new_id("proj"), "team_id": team_id, "name": name, **_settings(metadata, limits, budgets)}
     return await insert_row(conn, projects, values, _project_clash(name))
 
 
@@ -247,8 +270,8 @@ async def _project_users(conn: AsyncConnection, project_id: str) -> str | None:
 
 
 async def update_project(conn: AsyncConnection, project_id: str, changes: Mapping[str, Any]) -> Row | None:
-    """Rename, retag or (``team_id``) move a project; a move is refused (409) while keys or service principals
-    refer to it, since they belong to the old team."""
+    """Rename, retag, re-limit or (``team_id``) move a project; a move is refused (409) while keys or service
+    principals refer to it, since they belong to the old team."""
     project = await get_project(conn, project_id)
     if project is None:
         return None

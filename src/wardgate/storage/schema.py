@@ -44,6 +44,11 @@ def _updated() -> Column[object]:
     return Column("updated_at", DateTime(timezone=True), nullable=False, index=True)
 
 
+def _json_object(name: str) -> Column[object]:
+    """A JSON object column that is ``{}`` unless set (also for rows older than the column: migration 0002)."""
+    return Column(name, JSON, nullable=False, default=dict, server_default="{}")
+
+
 gateway_meta = Table(
     "gateway_meta",
     metadata,
@@ -69,6 +74,8 @@ teams = Table(
     Column("org_id", String(ID), ForeignKey("orgs.id"), nullable=False),
     Column("name", String(NAME), nullable=False),
     Column("metadata", JSON, nullable=False, default=dict),
+    _json_object("limits"),
+    _json_object("budgets"),
     _created(),
     _updated(),
     UniqueConstraint("org_id", "name"),
@@ -81,6 +88,8 @@ projects = Table(
     Column("team_id", String(ID), ForeignKey("teams.id"), nullable=False, index=True),
     Column("name", String(NAME), nullable=False),
     Column("metadata", JSON, nullable=False, default=dict),
+    _json_object("limits"),
+    _json_object("budgets"),
     _created(),
     _updated(),
     UniqueConstraint("team_id", "name"),

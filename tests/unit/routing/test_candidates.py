@@ -17,7 +17,7 @@ from routing_fakes import RecordingBoard, ScriptedClient, build_table, chat, con
 from wardgate.core.errors import InvalidRequestError, PermissionDeniedError
 from wardgate.core.types import Principal, ProxyRequest, RequestContext
 from wardgate.routing.candidates import Plan, build_plan
-from wardgate.routing.facts import RequestFacts, conversation_key, estimate_prompt_tokens
+from wardgate.routing.facts import RequestFacts, conversation_key
 from wardgate.routing.health import HealthRegistry
 from wardgate.routing.table import RouteTable
 
@@ -105,8 +105,8 @@ def test_long_prompts_go_to_the_long_context_model() -> None:
         {"name": "long", "aliases": ["long-alias"], "deployments": [{"provider": "b", "model": "l"}]},
     ]
     routes = table(models)
-    short = chat("m", messages=[{"role": "user", "content": "x" * 3000}])  # ~750 tokens
-    long = chat("m", messages=[{"role": "user", "content": "x" * 5000}])  # ~1250 tokens
+    short = chat("m", messages=[{"role": "user", "content": "x " * 750}])  # ~750 tokens
+    long = chat("m", messages=[{"role": "user", "content": "x " * 1_250}])  # ~1250 tokens
     assert walk(plan_for(routes, short)) == ["a/s"]  # the long-context model is only held in reserve
     assert walk(plan_for(routes, long)) == ["b/l"]
 
@@ -123,13 +123,13 @@ def test_context_windows_skip_small_deployments_and_refuse_when_none_fits() -> N
     ]
     routes = table(models)
     assert walk(plan_for(routes, chat("m"))) == ["a/small", "b/large"]
-    big = [{"role": "user", "content": "x" * 8000}]  # ~2000 tokens
+    big = [{"role": "user", "content": "x " * 2_000}]  # ~2000 tokens
     assert walk(plan_for(routes, chat("m", messages=big))) == ["b/large"]
     assert walk(plan_for(routes, chat("m", messages=[{"role": "user", "content": "hi"}], max_tokens=5000))) == [
         "b/large"
     ]  # prompt + requested output must fit
     with pytest.raises(InvalidRequestError) as info:
-        plan_for(routes, chat("m", messages=[{"role": "user", "content": "x" * 800_000}]))
+        plan_for(routes, chat("m", messages=[{"role": "user", "content": "x " * 200_000}]))
     assert info.value.code == "context_length_exceeded"
 
 
@@ -218,14 +218,82 @@ def test_sticky_is_the_same_on_every_replica() -> None:
     assert conversation_key({"messages": conversation(3, 4)}) == conversation_key({"messages": conversation(3, 1)})
 
 
-def test_token_estimate_counts_text_tools_and_images() -> None:
-    body = {
-        "messages": [
-            {"role": "user", "content": [{"type": "text", "text": "x" * 400}, {"type": "image_url", "image_url": {}}]},
-            {"role": "assistant", "tool_calls": [{"function": {"name": "f", "arguments": "y" * 40}}]},
+def test_the_prompt_is_counted_once_and_kept_for_later_stages() -> None:
+    body = {"messages": [{"role": "user", "content": "hello world " * 50}]}
+    request = chat("m", **body)
+    facts = RequestFacts(request, context(), "gpt-4o")
+    counted = facts.prompt_tokens
+    assert counted == 3 + (1 + 101) + 3  # per message + role + "hello world " x 50 in o200k + reply primer
+    assert request.prompt_tokens == counted, "kept on the request: rate limiting reuses it"
+    request.body = {"messages": []}
+    assert RequestFacts(request, context(), "gpt-4o").prompt_tokens == counted, "never counted twice"
+
+
+IMAGE = [
+    {
+        "role": "user",
+        "content": [
+            {"type": "text", "text": "what is this?"},
+            {"type": "image_url", "image_url": {"url": "data:image/png;base64,AA=="}},
         ],
-        "tools": [{"type": "function", "function": {"name": "f"}}],
     }
-    estimate = estimate_prompt_tokens(body)
-    assert 100 + 10 + 800 + 8 <= estimate <= 100 + 10 + 800 + 8 + 20
-    assert estimate_prompt_tokens({"input": ["abcd" * 10, "efgh"]}) == 11
+]
+TOOLS = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
+
+
+def test_model_data_steers_requests_away_from_deployments_lacking_a_capability() -> None:
+    routes = table(
+        [
+            {
+                "name": "m",
+                "deployments": [{"provider": "a", "model": "gpt-3.5-turbo"}, {"provider": "b", "model": "gpt-4o"}],
+            }
+        ]
+    )
+    assert routes.resolve("m").checks_capabilities
+    assert walk(plan_for(routes, chat("m", messages=IMAGE))) == ["b/gpt-4o"]  # gpt-3.5 takes no images
+    schema = {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "object"}}}
+    assert walk(plan_for(routes, chat("m", response_format=schema))) == ["b/gpt-4o"]
+    assert walk(plan_for(routes, chat("m", tools=TOOLS))) == ["a/gpt-3.5-turbo", "b/gpt-4o"]  # both take tools
+    assert walk(plan_for(routes, chat("m"))) == ["a/gpt-3.5-turbo", "b/gpt-4o"]
+
+
+def test_capabilities_pick_a_capable_fallback_and_never_refuse_on_data_alone() -> None:
+    routes = table(
+        [
+            {"name": "m", "fallbacks": ["v"], "deployments": [{"provider": "a", "model": "o1-mini"}]},
+            {"name": "v", "deployments": [{"provider": "b", "model": "claude-sonnet-4-5"}]},
+            {"name": "lone", "deployments": [{"provider": "c", "model": "o1-mini"}]},
+        ]
+    )
+    assert walk(plan_for(routes, chat("m", tools=TOOLS))) == ["b/claude-sonnet-4-5"]
+    # nothing capable: the provider answers for itself
+    assert walk(plan_for(routes, chat("lone", tools=TOOLS))) == ["c/o1-mini"]
+
+
+def test_a_deployment_may_correct_the_model_data() -> None:
+    routes = table(
+        [
+            {
+                "name": "m",
+                "deployments": [
+                    {"provider": "a", "model": "gpt-3.5-turbo", "capabilities": {"vision": True}},
+                    {"provider": "b", "model": "my-local-llm", "capabilities": {"vision": False}},
+                ],
+            }
+        ]
+    )
+    assert walk(plan_for(routes, chat("m", messages=IMAGE))) == ["a/gpt-3.5-turbo"]
+
+
+def test_model_data_context_windows_apply_where_there_is_a_choice() -> None:
+    routes = table(
+        [
+            {"name": "m", "deployments": [{"provider": "a", "model": "gpt-4"}, {"provider": "b", "model": "gpt-4o"}]},
+            {"name": "single", "deployments": [{"provider": "c", "model": "gpt-4"}]},
+        ]
+    )
+    assert [d.max_context_tokens for d in routes.resolve("m").deployments] == [8192, 128_000]
+    assert routes.resolve("single").deployments[0].max_context_tokens is None, "no choice: the provider decides"
+    long = chat("m", messages=[{"role": "user", "content": "x " * 10_000}])  # ~10k tokens: over gpt-4's 8k
+    assert walk(plan_for(routes, long)) == ["b/gpt-4o"]

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from wardgate.core.errors import InvalidRequestError
-from wardgate.routing.deadline import NO_DEADLINE, Deadline, exceeded
+from wardgate.routing.deadline import NO_DEADLINE, Deadline, exceeded, key_policy
 
 
 def test_no_config_and_no_header_means_no_deadline() -> None:
@@ -46,3 +46,34 @@ def test_the_deadline_shrinks_and_counts_from_the_request_start() -> None:
 def test_exceeded_is_a_504_with_its_own_code() -> None:
     error = exceeded()
     assert error.http_status == 504 and error.code == "deadline_exceeded"
+
+
+@pytest.mark.parametrize(
+    ("configured", "policy", "header", "expected"),
+    [
+        (None, 5.0, None, 5.0),
+        (10.0, 5.0, None, 5.0),
+        (5.0, 10.0, None, 5.0),
+        (10.0, 5.0, "2", 2.0),
+        (None, 5.0, "9", 5.0),
+    ],
+)
+def test_a_key_policy_shortens_the_deadline_and_the_header_only_shortens_further(
+    configured: float | None, policy: float | None, header: str | None, expected: float
+) -> None:
+    headers = {"x-wardgate-timeout": header} if header else {}
+    assert Deadline.start(configured, headers, 0.0, policy).remaining(now=0.0) == expected
+
+
+@pytest.mark.parametrize(
+    ("metadata", "expected"),
+    [
+        ({"deadline_seconds": 3}, 3.0),
+        ({"deadline_seconds": 0}, None),
+        ({"deadline_seconds": "3"}, None),
+        ({}, None),
+        ({"deadline_seconds": True}, None),
+    ],
+)
+def test_the_key_policy_is_read_from_key_metadata(metadata: dict[str, object], expected: float | None) -> None:
+    assert key_policy(metadata) == expected

@@ -23,7 +23,7 @@ from wardgate.core.errors import (
     UpstreamTimeoutError,
     UpstreamUnavailableError,
 )
-from wardgate.core.types import ProxyResponse
+from wardgate.core.types import Principal, ProxyResponse
 from wardgate.routing.state import RoutingState
 
 TWO = [{"name": "m", "deployments": [{"provider": "a", "model": "x"}, {"provider": "b", "model": "y"}]}]
@@ -215,6 +215,16 @@ async def test_the_deadline_header_ends_a_slow_attempt() -> None:
         await router.execute(context({"x-wardgate-timeout": "0.1"}), chat("m"))
     assert info.value.code == "deadline_exceeded" and info.value.http_status == 504
     assert time.perf_counter() - started < 1 and len(a.calls) == 1  # no retry once the deadline is gone
+
+
+async def test_a_key_deadline_policy_ends_a_slow_attempt() -> None:
+    a = ScriptedClient("a", Slow(5))
+    router = make_router(ONE, {"a": a}, deadline_seconds=30)
+    principal = Principal("key_1", kind="key", metadata={"deadline_seconds": 0.1})
+    started = time.perf_counter()
+    with pytest.raises(UpstreamTimeoutError) as info:
+        await router.execute(context(principal=principal), chat("m"))
+    assert info.value.code == "deadline_exceeded" and time.perf_counter() - started < 1
 
 
 async def test_a_backoff_that_would_outlast_the_deadline_is_not_taken(sleeps: list[float]) -> None:

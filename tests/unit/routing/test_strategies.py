@@ -111,7 +111,7 @@ def test_lowest_cost_prices_this_request() -> None:
     )
     # a short prompt with the default 256 output tokens: c's free output wins; no price configured: last
     assert ids(r) == ["c/x", "b/x", "a/x", "d/x"]
-    long_prompt = [{"role": "user", "content": "x" * 400_000}]  # ~100k prompt tokens, one output token: b's input
+    long_prompt = [{"role": "user", "content": "x " * 100_000}]  # ~100k prompt tokens, one output token: b's input
     assert ids(r, messages=long_prompt, max_tokens=1) == ["b/x", "c/x", "a/x", "d/x"]
     a, c = r.deployments[0], r.deployments[2]
     assert estimated_cost(a, 1_000_000, 1000) == 3.0 + 0.015 and estimated_cost(c, 1000, 10**6) == 0.001

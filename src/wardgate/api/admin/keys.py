@@ -5,7 +5,9 @@ in answers 404), ``check_key_grant`` for what a created, rotated or re-scoped ke
 maker), ``check_fields`` for what an update may touch (forbidden fields are refused, not ignored). A key made by a
 person belongs to that person (``user_id``) unless the body names someone else, which takes a team admin.
 ``DELETE /keys/{id}`` revokes (key rows are kept for the audit trail), so it needs the right to revoke.
-Allowed models are the names clients send (aliases too); each must name a configured model.
+Allowed models are the names clients send (aliases too); each must name a configured model. ``limits`` (a
+``LimitSet``) and ``budgets`` follow ``limit_fields``: team admins change them, a member only sets them on a key it
+creates (limits only ever narrow what the team allows).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from wardgate.api.admin.common import Metadata, Name, StrictModel, changed_fields
 from wardgate.api.admin.deps import Admin, AdminDep, PageDep, listing
+from wardgate.api.admin.limit_fields import Budgets, Limits, stored_limits, with_stored_limits
+from wardgate.config.limits_config import LimitSet
 from wardgate.core.errors import InvalidRequestError, ModelNotFoundError, NotFoundError
 from wardgate.core.types import Principal, Role
 from wardgate.identity import rbac
@@ -46,7 +50,6 @@ Models = Annotated[
     Field(min_length=1, max_length=1000, description="Model names (aliases too) the key may call; omit for all."),
 ]
 Ref = Annotated[str, Field(min_length=1, max_length=64)]
-Json = Annotated[dict[str, Any], Field(description="Settings for later features (limits, budgets).")]
 
 
 class KeyCreate(StrictModel):
@@ -59,8 +62,8 @@ class KeyCreate(StrictModel):
     allowed_models: Models | None = None
     expires_at: datetime | None = None
     expires_in: Annotated[int | None, Field(ge=1, le=MAX_LIFETIME, description="Seconds from now.")] = None
-    limits: Json = Field(default_factory=dict)
-    budgets: Json = Field(default_factory=dict)
+    limits: Limits = Field(default_factory=LimitSet)
+    budgets: Budgets = Field(default_factory=dict)
     metadata: Metadata = Field(default_factory=dict)
 
 
@@ -72,8 +75,8 @@ class KeyUpdate(StrictModel):
     enabled: bool | None = None
     expires_at: datetime | None = None
     expires_in: Annotated[int | None, Field(ge=1, le=MAX_LIFETIME, description="Sets expires_at.")] = None
-    limits: Json | None = None
-    budgets: Json | None = None
+    limits: Limits | None = None
+    budgets: Budgets | None = None
     metadata: Metadata | None = None
     project_id: Ref | None = None
     role: Role | None = None
@@ -124,7 +127,7 @@ async def create_key(body: KeyCreate, admin: AdminDep) -> dict[str, Any]:
             service_principal_id=body.service_principal_id,
             allowed_models=models,
             expires_at=expires_at,
-            limits=body.limits,
+            limits=stored_limits(body.limits),
             budgets=body.budgets,
             metadata=body.metadata,
         )
@@ -177,7 +180,7 @@ async def get_key(key_id: str, admin: AdminDep) -> dict[str, Any]:
 async def update_key(key_id: str, body: KeyUpdate, admin: AdminDep) -> dict[str, Any]:
     """Change some fields; a change to role, allowed_models, expires_at or team is checked like minting a key."""
     actor = admin.actor
-    values = body.model_dump(include=changed_fields(body))
+    values = with_stored_limits(body.model_dump(include=changed_fields(body)), body)
     if "expires_in" in values:
         values["expires_at"] = datetime.now(UTC) + timedelta(seconds=values.pop("expires_in"))
     fields = set(values)

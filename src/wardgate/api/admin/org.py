@@ -1,7 +1,8 @@
 """Organisation structure routes: the organisation (``/org``) and teams (``/teams``). Projects, users, memberships
 and service principals have their own ``org_*`` modules. Every route decides through ``identity.rbac``: teams the
 caller has no role in answer 404, actions its role lacks 403; lists show only the teams it may see. Every write
-runs in one transaction with its change record."""
+runs in one transaction with its change record. A team's ``limits`` and ``budgets`` (``limit_fields``) are set by
+org admins only: a team admin may rename its team but not raise its own team's limits."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from pydantic import Field
 
 from wardgate.api.admin.common import Metadata, Name, StrictModel, changed_fields
 from wardgate.api.admin.deps import AdminDep, PageDep, listing
+from wardgate.api.admin.limit_fields import Budgets, Limits, stored_limits, with_stored_limits
 from wardgate.api.admin.org_common import deleted, missing, updates
+from wardgate.config.limits_config import LimitSet
 from wardgate.identity import rbac
 from wardgate.identity.rbac import Action, ObjectKind
 from wardgate.storage import org as store
@@ -29,11 +32,15 @@ class OrgUpdate(StrictModel):
 class TeamCreate(StrictModel):
     name: Name
     metadata: Metadata = Field(default_factory=dict)
+    limits: Limits = Field(default_factory=LimitSet)
+    budgets: Budgets = Field(default_factory=dict)
 
 
 class TeamUpdate(StrictModel):
     name: Name | None = None
     metadata: Metadata | None = None
+    limits: Limits | None = None
+    budgets: Budgets | None = None
 
 
 # --- organisation -----------------------------------------------------------------------------------------------
@@ -77,7 +84,9 @@ async def list_teams(
 async def create_team(body: TeamCreate, admin: AdminDep) -> dict[str, Any]:
     rbac.authorize(admin.actor, Action.CREATE, ObjectKind.TEAM, team_id=None)
     async with admin.change() as changes:
-        team = await store.create_team(changes.conn, body.name, body.metadata)
+        team = await store.create_team(
+            changes.conn, body.name, body.metadata, limits=stored_limits(body.limits), budgets=body.budgets
+        )
         await changes.record(Change("create", ObjectKind.TEAM, team["id"], team["id"], None, team))
     return team
 
@@ -95,7 +104,7 @@ async def get_team(team_id: str, admin: AdminDep) -> dict[str, Any]:
 @router.patch("/teams/{team_id}")
 async def update_team(team_id: str, body: TeamUpdate, admin: AdminDep) -> dict[str, Any]:
     rbac.check_fields(admin.actor, ObjectKind.TEAM, changed_fields(body), team_id=team_id)
-    values = updates(body)
+    values = with_stored_limits(updates(body), body)
     async with admin.change() as changes:
         before = await store.get_team(changes.conn, team_id)
         if before is None:

@@ -1,6 +1,6 @@
 """Project routes: ``/teams/{id}/projects`` (list, create) and ``/projects/{id}`` (read, update, delete). Team
-admins manage their team's projects; moving a project to another team (``team_id``) is for org admins, and only
-while no key or service principal uses it."""
+admins manage their team's projects, their ``limits`` and ``budgets`` (``limit_fields``) included; moving a
+project to another team (``team_id``) is for org admins, and only while no key or service principal uses it."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from pydantic import Field
 
 from wardgate.api.admin.common import Metadata, Name, StrictModel, changed_fields
 from wardgate.api.admin.deps import AdminDep, PageDep, listing
+from wardgate.api.admin.limit_fields import Budgets, Limits, stored_limits, with_stored_limits
 from wardgate.api.admin.org_common import authorized, check_team_exists, deleted, missing, team_for, updates
+from wardgate.config.limits_config import LimitSet
 from wardgate.identity import rbac
 from wardgate.identity.rbac import Action, ObjectKind
 from wardgate.storage import org as store
@@ -24,11 +26,15 @@ KIND = ObjectKind.PROJECT
 class ProjectCreate(StrictModel):
     name: Name
     metadata: Metadata = Field(default_factory=dict)
+    limits: Limits = Field(default_factory=LimitSet)
+    budgets: Budgets = Field(default_factory=dict)
 
 
 class ProjectUpdate(StrictModel):
     name: Name | None = None
     metadata: Metadata | None = None
+    limits: Limits | None = None
+    budgets: Budgets | None = None
     team_id: str | None = Field(default=None, description="Move the project to this team (org admins only).")
 
 
@@ -44,7 +50,9 @@ async def list_projects(team_id: str, admin: AdminDep, page: PageDep) -> dict[st
 async def create_project(team_id: str, body: ProjectCreate, admin: AdminDep) -> dict[str, Any]:
     async with admin.change() as changes:
         await team_for(changes.conn, admin.actor, Action.CREATE, KIND, team_id)
-        project = await store.create_project(changes.conn, team_id, body.name, body.metadata)
+        project = await store.create_project(
+            changes.conn, team_id, body.name, body.metadata, limits=stored_limits(body.limits), budgets=body.budgets
+        )
         await changes.record(Change("create", KIND, project["id"], team_id, None, project))
     return project
 
@@ -62,7 +70,7 @@ async def update_project(project_id: str, body: ProjectUpdate, admin: AdminDep) 
         if before is None:
             raise missing(KIND)
         rbac.check_fields(admin.actor, KIND, changed_fields(body), team_id=before["team_id"])
-        values = updates(body)
+        values = with_stored_limits(updates(body), body)
         if "team_id" in values:
             await check_team_exists(changes.conn, values["team_id"])
         after = await store.update_project(changes.conn, project_id, values)

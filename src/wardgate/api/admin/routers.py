@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from wardgate.api.admin import (
     credentials,
     keys,
+    limits,
     me,
     org,
     org_members,
@@ -26,4 +27,5 @@ ALL: list[APIRouter] = [
     keys.router,
     credentials.router,
     routing.router,
+    limits.router,
 ]

@@ -41,10 +41,14 @@ async def test_create_resolves_team_names_and_ids_and_references(gate: Gate) -> 
     by_id = await gate.create(team=SEARCH, project_id="proj_index", role="team_admin")
     assert by_id["team_id"] == SEARCH and by_id["project_id"] == "proj_index" and by_id["role"] == "team_admin"
     full = await gate.create(
-        service_principal_id="sp_ci", user_id="user_alice", limits={"rpm": 60}, budgets={"usd_per_day": 5}
+        service_principal_id="sp_ci",
+        user_id="user_alice",
+        limits={"requests_per_minute": 60},
+        budgets={"usd_per_day": 5},
     )
     assert (full["service_principal_id"], full["user_id"]) == ("sp_ci", "user_alice")
-    assert (full["limits"], full["budgets"], full["name"]) == ({"rpm": 60}, {"usd_per_day": 5}, full["prefix"])
+    limits, budgets = {"requests_per_minute": 60}, {"usd_per_day": 5}
+    assert (full["limits"], full["budgets"], full["name"]) == (limits, budgets, full["prefix"])
 
 
 async def test_create_rejects_what_it_cannot_honour(gate: Gate) -> None:

@@ -1,0 +1,206 @@
+"""``LimitAdmission``: before the call, reserve what the request may use in every bucket that applies — and in the
+first candidate deployment whose provider quota has room — in one engine call; refuse with 429 (or 503 for a
+fail-closed limit whose store is down) when an enforced limit is full. Audit-mode limits only count and log.
+
+The router calls it once it knows the request's candidates (so deployment quotas follow the strategy's order),
+and settles the returned ``Ticket`` when the request ends.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+import os
+from collections.abc import Callable, Mapping, Sequence
+
+import orjson
+
+from wardgate.config.limits_config import LimitsServerConfig
+from wardgate.core.errors import GatewayError, LimitStoreUnavailableError, RateLimitError
+from wardgate.core.types import Endpoint, PolicyDecision, ProxyRequest, RequestContext
+from wardgate.limits.buckets import BLOCKED_ALTERNATIVES, Decision, Demand, LimitEngine, Reservation
+from wardgate.limits.headers import duration
+from wardgate.limits.resolve import Amounts, LimitPolicy, Meter
+from wardgate.limits.shared import StoreClosed
+from wardgate.limits.ticket import Ticket
+from wardgate.routing.table import Deployment, ModelRoute
+from wardgate.tokens.count import prompt_tokens
+
+_log = logging.getLogger("wardgate.policy")
+Taken = list[tuple[Demand, Meter]]
+
+
+class LimitAdmission:
+    def __init__(
+        self,
+        policy: LimitPolicy,
+        engine: Callable[[], LimitEngine],
+        settings: LimitsServerConfig,
+        team_ids: Callable[[], Mapping[str, str]] = dict,
+    ) -> None:
+        self.policy = policy
+        self._engine = engine
+        self.settings = settings
+        self._team_ids = team_ids
+        self._lease_prefix = os.urandom(6).hex()
+        self._leases = itertools.count(1)
+
+    async def admit(
+        self, ctx: RequestContext, request: ProxyRequest, route: ModelRoute, candidates: Sequence[Deployment]
+    ) -> tuple[Ticket | None, list[str]]:
+        """The ticket (None when no limit applies) and the deployments to skip for want of quota."""
+        sets = self.policy.sets(ctx.principal, route.name, ctx.headers, self._team_ids())
+        limited = [d for d in candidates if d.limits is not None]
+        if not sets and not limited:
+            return None, []
+        amounts: list[Amounts] = []
+
+        def measure() -> Amounts:
+            if not amounts:
+                amounts.append(self._amounts(request, route))
+            return amounts[0]
+
+        required: Taken = []
+        for limits, name, scope, subject in sets:
+            required += self.policy.demands(limits, name, scope, subject, measure)
+        options = _alternatives(self.policy, candidates, measure) if limited else []
+        lease = f"{self._lease_prefix}:{next(self._leases)}"
+        reservation = Reservation(
+            tuple(d for d, _ in required),
+            tuple(tuple(d for d, _ in option) for _, option in options),
+            lease,
+            self.settings.lease_seconds,
+        )
+        engine = self._engine()
+        try:
+            decision = await engine.reserve(reservation)
+        except StoreClosed as closed:
+            raise LimitStoreUnavailableError(_meter_for(required, closed.key).limit) from None
+        if not decision.ok:
+            error = _refusal(decision, required, route.name)
+            name = required[decision.blocked][1].limit if decision.blocked >= 0 else "deployment quota"
+            ctx.decisions.append(PolicyDecision("rate_limit", name, "enforce", "refused", error.message))
+            raise error
+        for index in decision.audit:
+            _audited(ctx, required[index][0], required[index][1])
+        taken = list(required)
+        skipped: list[str] = []
+        chosen: str | None = None
+        if decision.chosen >= 0:
+            chosen, option = options[decision.chosen]
+            taken += option
+            skipped = [deployment for deployment, _ in options[: decision.chosen]]
+        hide = bool(amounts) and _ask_for_stream_usage(request)
+        charge = _charger(self.policy, candidates, measure) if limited else None
+        ticket = Ticket(
+            engine,
+            decision,
+            taken,
+            amounts[0] if amounts else None,
+            lease,
+            deployment=chosen,
+            charge=charge,
+            hide_usage=hide,
+        )
+        return ticket, skipped
+
+    def _amounts(self, request: ProxyRequest, route: ModelRoute) -> Amounts:
+        prompt = prompt_tokens(request, route.ordered[0].upstream_model if route.ordered else route.name)
+        if request.endpoint is not Endpoint.CHAT:
+            return Amounts(prompt, 0)
+        body = request.body
+        asked = body.get("max_completion_tokens", body.get("max_tokens"))
+        if isinstance(asked, int) and not isinstance(asked, bool) and asked > 0:
+            return Amounts(prompt, asked)
+        return Amounts(prompt, self.settings.expected_output_tokens)
+
+
+def _alternatives(
+    policy: LimitPolicy, candidates: Sequence[Deployment], measure: Callable[[], Amounts]
+) -> list[tuple[str, Taken]]:
+    """Candidates in order until the first without a quota (it always has room, so later ones never matter)."""
+    options: list[tuple[str, Taken]] = []
+    for deployment in candidates:
+        if deployment.limits is None:
+            options.append((deployment.id, []))
+            break
+        options.append((deployment.id, policy.deployment_demands(deployment.id, deployment.limits, measure)))
+    return options
+
+
+def _charger(
+    policy: LimitPolicy, candidates: Sequence[Deployment], measure: Callable[[], Amounts]
+) -> Callable[[str], Taken]:
+    by_id = {d.id: d for d in candidates}
+
+    def charge(deployment_id: str) -> Taken:
+        deployment = by_id.get(deployment_id)
+        if deployment is None or deployment.limits is None:
+            return []
+        return policy.deployment_demands(deployment.id, deployment.limits, measure)
+
+    return charge
+
+
+def _ask_for_stream_usage(request: ProxyRequest) -> bool:
+    """Make a canonical chat stream report its usage (OpenAI's ``stream_options.include_usage``); True when the
+    client did not ask for it, so the usage chunk is dropped before it reaches the client."""
+    if not request.stream or request.native is not None or request.endpoint is not Endpoint.CHAT:
+        return False
+    options = request.body.get("stream_options")
+    if isinstance(options, dict) and options.get("include_usage") is True:
+        return False
+    merged = {**options, "include_usage": True} if isinstance(options, dict) else {"include_usage": True}
+    request.body = {**request.body, "stream_options": merged}
+    request.raw = orjson.dumps(request.body)
+    return True
+
+
+def _meter_for(taken: Taken, key: str) -> Meter:
+    return next(meter for demand, meter in taken if demand.key == key)
+
+
+def _audited(ctx: RequestContext, demand: Demand, meter: Meter) -> None:
+    detail = f"{meter.scope} limit of {int(demand.capacity)} {meter.describe()}"
+    ctx.decisions.append(PolicyDecision("rate_limit", meter.limit, "audit", "would_refuse", detail))
+    key_id = ctx.principal.key_id if ctx.principal is not None else None
+    _log.warning(
+        "rate limit would have refused this request (audit mode)",
+        extra={
+            "fields": {
+                "request_id": ctx.request_id,
+                "limit": meter.limit,
+                "scope": meter.scope,
+                "detail": detail,
+                "key_id": key_id,
+            }
+        },
+    )
+
+
+def _refusal(decision: Decision, required: Taken, model: str) -> GatewayError:
+    wait = decision.retry_after
+    if decision.blocked == BLOCKED_ALTERNATIVES:
+        seconds = max(1, math.ceil(wait))
+        return RateLimitError(
+            f"Every deployment of `{model}` is at its provider quota; retry in {seconds} s.",
+            code="deployment_quota_exceeded",
+            headers={"retry-after": str(seconds)},
+        )
+    demand, meter = required[decision.blocked]
+    capacity = int(demand.capacity)
+    what = f"{meter.scope} limit `{meter.limit}` ({capacity} {meter.describe()})"
+    if wait <= 0 and meter.unit == "tokens":
+        return RateLimitError(
+            f"This request needs {int(demand.amount)} tokens, more than the {what} allows; "
+            "shorten the prompt or lower max_tokens.",
+            headers={f"x-ratelimit-limit-{meter.unit}": str(capacity)},
+        )
+    seconds = max(1, math.ceil(wait))
+    headers = {"retry-after": str(seconds)}
+    if meter.unit in ("requests", "tokens"):
+        headers[f"x-ratelimit-limit-{meter.unit}"] = str(capacity)
+        headers[f"x-ratelimit-remaining-{meter.unit}"] = "0"
+        headers[f"x-ratelimit-reset-{meter.unit}"] = duration(wait)
+    return RateLimitError(f"Rate limit reached for the {what}; retry in {seconds} s.", headers=headers)

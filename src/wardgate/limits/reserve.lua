@@ -1,0 +1,99 @@
+-- wardgate rate limits: reserve every demand of one request atomically (see limits/buckets.py for the semantics;
+-- memory.py implements the same in Python). Server time (TIME) keeps replicas' clocks out of it.
+-- KEYS[1]: an anchor key carrying the hash tag every bucket key shares (one Redis Cluster slot).
+-- ARGV[1]: JSON {"l": lease_id, "s": lease_seconds, "r": [demand...], "a": [[demand...]...]},
+--          demand = [key, kind ("r"|"c"), capacity, period, amount, enforce (1|0)]
+-- (One JSON argument instead of one argument per field: packing dozens of arguments cost more gateway CPU than
+-- the whole rest of rate limiting.)
+-- Returns {ok, blocked, retry_ms, chosen, n_audit, audit..., {remaining, reset_ms} per taken demand}.
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local payload = cjson.decode(ARGV[1])
+local lease_id = payload.l
+local lease_seconds = tonumber(payload.s)
+
+local function read(d)
+  return {key = d[1], kind = d[2], cap = tonumber(d[3]), period = tonumber(d[4]), amount = tonumber(d[5]),
+          enforce = d[6] == 1}
+end
+
+local function level(d)
+  local state = redis.call('HMGET', d.key, 'l', 't')
+  if not state[1] then return d.cap end
+  local refill = math.max(0, now - tonumber(state[2])) * d.cap / d.period
+  return math.min(d.cap, tonumber(state[1]) + refill)
+end
+
+-- nil when the demand fits, else seconds until it would (0: never)
+local function shortfall(d)
+  if d.kind == 'c' then
+    redis.call('ZREMRANGEBYSCORE', d.key, '-inf', now)
+    if redis.call('ZCARD', d.key) < d.cap then return nil end
+    local first = redis.call('ZRANGE', d.key, 0, 0, 'WITHSCORES')
+    return math.max(0, tonumber(first[2]) - now)
+  end
+  d.level = level(d)
+  if d.level >= d.amount then return nil end
+  if d.amount > d.cap then return 0 end
+  return (d.amount - d.level) * d.period / d.cap
+end
+
+local function check(list)
+  local audit = {}
+  for i, d in ipairs(list) do
+    local wait = shortfall(d)
+    if wait then
+      if d.enforce then return i, wait, audit end
+      audit[#audit + 1] = i - 1
+    end
+  end
+  return nil, 0, audit
+end
+
+local function take(d)
+  if d.kind == 'c' then
+    redis.call('ZADD', d.key, now + lease_seconds, lease_id)
+    redis.call('PEXPIRE', d.key, math.ceil((lease_seconds + 1) * 1000))
+    return math.max(0, d.cap - redis.call('ZCARD', d.key)), 0
+  end
+  local left = math.max(-d.cap, math.min(d.cap, (d.level or level(d)) - d.amount))
+  local full_in = (d.cap - left) * d.period / d.cap
+  redis.call('HSET', d.key, 'l', left, 't', now)
+  redis.call('PEXPIRE', d.key, math.ceil(full_in * 1000) + 1000)
+  return left, full_in
+end
+
+local required = {}
+for i, d in ipairs(payload.r) do required[i] = read(d) end
+local alternatives = {}
+for a, option in ipairs(payload.a) do
+  local demands = {}
+  for i, d in ipairs(option) do demands[i] = read(d) end
+  alternatives[a] = demands
+end
+local n_alt = #alternatives
+
+local blocked, wait, audit = check(required)
+if blocked then return {0, blocked - 1, math.ceil(wait * 1000), -1, 0} end
+local chosen = nil
+if n_alt > 0 then
+  local best = nil
+  for a, option in ipairs(alternatives) do
+    local miss, option_wait = check(option)
+    if not miss then chosen = a; break end
+    if option_wait > 0 and (best == nil or option_wait < best) then best = option_wait end
+  end
+  if not chosen then return {0, -2, math.ceil((best or 0) * 1000), -1, 0} end
+end
+
+local out = {1, -1, 0, (chosen or 0) - 1, #audit}
+for _, i in ipairs(audit) do out[#out + 1] = i end
+local taken = {}
+for _, d in ipairs(required) do taken[#taken + 1] = d end
+if chosen then for _, d in ipairs(alternatives[chosen]) do taken[#taken + 1] = d end end
+for _, d in ipairs(taken) do
+  local left, full_in = take(d)
+  out[#out + 1] = math.floor(left)
+  out[#out + 1] = math.ceil(full_in * 1000)
+end
+return out
