@@ -11,6 +11,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -36,6 +37,7 @@ from wardgate.identity.notify import IdentityNotifier
 from wardgate.limits.redis_engine import RedisEngine
 from wardgate.limits.shared import SharedEngine
 from wardgate.observability.logging import AccessLog, configure_logging
+from wardgate.observability.metrics import CONTENT_TYPE, Sources, registry_for, render
 from wardgate.providers.fetch import ImageFetcher
 from wardgate.providers.transport import Transport
 from wardgate.routing.breaker_shared import SharedBreakers, open_breakers
@@ -74,6 +76,7 @@ class Gateway:
         self._admin = create_admin_app(self._require_state, self._request_id)
         self._sso: SsoRoutes | None = None
         self._breaker_sync: SharedBreakers | None = None
+        self._metrics: CollectorRegistry | None = None
         """Shares breaker state with the other replicas (Redis), when configured."""
         """``/auth/*`` sign-in routes, when ``auth.oidc`` is configured."""
         self._other = Starlette(
@@ -128,6 +131,9 @@ class Gateway:
         if path in ("/healthz", "/readyz"):
             await self._other(scope, receive, send)
             return
+        if path == "/metrics" and method == "GET" and self._metrics is not None and self._metrics_on():
+            await self._serve_metrics(send)
+            return
         if path.startswith("/auth/") and self._sso is not None:
             await self._sso(scope, receive, send)
             return
@@ -140,6 +146,16 @@ class Gateway:
         else:
             error = NotFoundError(f"Unknown request URL: {method} {path}.", code="unknown_url")
         await send_error(send, error, headers)
+
+    def _metrics_on(self) -> bool:
+        return self.state is not None and self.state.snapshot.config.server.metrics
+
+    async def _serve_metrics(self, send: Send) -> None:
+        assert self._metrics is not None
+        body = render(self._metrics)
+        headers = [(b"content-type", CONTENT_TYPE.encode()), (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
     async def _healthz(self, request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -217,6 +233,7 @@ class Gateway:
                 interval=loaded.config.server.reload_interval,
             )
             self._watcher.start()
+        self._metrics = registry_for(metric_sources(state))
         state.ready = True
         self.state = state
         tune_gc()
@@ -245,6 +262,16 @@ class Gateway:
             if self.state.db is not None:
                 await self.state.db.close()
             self.state.access_log.flush()
+
+
+def metric_sources(state: AppState) -> Sources:
+    routing = state.routing
+    return Sources(
+        health=routing.health.snapshot,
+        breakers=lambda: routing.breakers.states(),
+        limit_events=lambda: routing.limit_events,
+        limit_engine=lambda: routing.limits.stats(),
+    )
 
 
 def jwt_verifier(config: JwtAuthConfig | None) -> JwtVerifier | None:

@@ -80,7 +80,7 @@ def limit_admission(
     settings = config.server.limits
     policy = LimitPolicy(config.limits, routes, settings.agent_header, settings.redis_prefix)
     team_ids = (lambda: cache.team_ids) if cache is not None else dict
-    return LimitAdmission(policy, lambda: routing.limits, settings, team_ids)
+    return LimitAdmission(policy, lambda: routing.limits, settings, team_ids, routing.limit_events)
 
 
 @dataclass(slots=True)

@@ -111,6 +111,13 @@ def breaker(gateway: GatewayProcess, deployment: str) -> dict[str, Any]:
     return found
 
 
+def scrape(gateway: GatewayProcess) -> str:
+    with urllib.request.urlopen(gateway.url + "/metrics", timeout=5) as response:
+        assert response.headers["content-type"].startswith("text/plain")
+        text: str = response.read().decode()
+        return text
+
+
 def sent_to(fake: FakeOpenAI, model: str) -> int:
     return sum(1 for request in fake.requests if isinstance(request.json, dict) and request.json.get("model") == model)
 
@@ -134,6 +141,12 @@ def test_a_breaker_opened_on_one_replica_is_skipped_on_the_other_and_recovers_on
     assert breaker(a, DEAD)["state"] == "open"
     eventually(lambda: breaker(b, DEAD)["state"] == "open")
     assert breaker(b, DEAD)["last_change"] == "remote"
+    metrics = scrape(b)  # the other replica's Prometheus metrics show the breaker it learned of
+    assert f'wardgate_breaker_state{{deployment="{DEAD}",state="open"}} 1.0' in metrics
+    assert f'wardgate_breaker_state{{deployment="{DEAD}",state="closed"}} 0.0' in metrics
+    on_a = scrape(a)
+    assert f'wardgate_upstream_attempts_total{{deployment="{DEAD}",outcome="failure"}} 5.0' in on_a
+    assert f'wardgate_upstream_attempts_total{{deployment="{LIVE}",outcome="success"}} 5.0' in on_a
 
     for _ in range(5):
         chat(b)

@@ -312,6 +312,10 @@ def test_audit_mode_logs_would_be_refusals_and_refuses_nothing(fake: FakeOpenAI,
         time.sleep(0.2)
         lines = [json.loads(line) for line in gateway.log().splitlines() if "would have refused" in line]
         assert len(lines) == 3, gateway.log()[-2000:]
+        metrics = httpx2.get(gateway.url + "/metrics", timeout=5).text
+        assert (
+            'wardgate_rate_limit_decisions_total{limit="trial-rpm",outcome="would_refuse",scope="team"} 3.0' in metrics
+        )
         assert all(line["limit"] == "trial-rpm" and line["scope"] == "team" for line in lines)
         assert key not in gateway.log()
     finally:
@@ -392,6 +396,9 @@ def test_redis_down_fails_closed_or_open_as_configured_and_recovers(fake: FakeOp
         api.chat.completions.create(model="chat", messages=HI)  # type: ignore[arg-type]
         recovered = admin(gateway, "GET", "/limits")["engine"]
         assert recovered["outages"] == 1 and recovered["local_fallbacks"] == 4, recovered
+        metrics = httpx2.get(gateway.url + "/metrics", timeout=5).text
+        assert "wardgate_rate_limit_store_up 1.0" in metrics
+        assert "wardgate_rate_limit_fail_closed_refusals_total 1.0" in metrics
         assert "rate-limit store unreachable" in gateway.log()
     finally:
         gateway.stop()

@@ -14,6 +14,7 @@ server:
 models:
   - name: gpt-4o
     strategy: weighted              # priority (default) | weighted | lowest_latency | least_busy | lowest_cost
+                                    # | remaining_quota (most headroom left in the deployments' `limits`)
     fallbacks: [claude-sonnet]      # tried after gpt-4o's own deployments, each with its own deployments
     sticky: true                    # one conversation → one deployment while it is healthy (prompt caches hit)
     sensitive_tags: [on_prem]       # default: [server.routing.sensitive_tag]
@@ -44,7 +45,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$"
 _TAG = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
-Strategy = Literal["priority", "weighted", "lowest_latency", "least_busy", "lowest_cost"]
+Strategy = Literal["priority", "weighted", "lowest_latency", "least_busy", "lowest_cost", "remaining_quota"]
 Path = tuple[str | int, ...]
 
 

@@ -262,6 +262,7 @@ class ResponsesStoreConfig(Strict):
 class ServerConfig(Strict):
     max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     access_log: bool = True
+    metrics: bool = Field(default=True, description="Serve Prometheus metrics at GET /metrics (no key needed).")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     reload_interval: float = Field(default=1.0, gt=0, description="Seconds between config file checks.")
     image_fetch: ImageFetchConfig = ImageFetchConfig()

@@ -12,6 +12,7 @@ import itertools
 import logging
 import math
 import os
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 
 import orjson
@@ -38,7 +39,10 @@ class LimitAdmission:
         engine: Callable[[], LimitEngine],
         settings: LimitsServerConfig,
         team_ids: Callable[[], Mapping[str, str]] = dict,
+        events: Counter[tuple[str, str, str]] | None = None,
     ) -> None:
+        self.events: Counter[tuple[str, str, str]] = events if events is not None else Counter()
+        """(limit, scope, outcome) counts for metrics: outlives the snapshot when the caller passes its own."""
         self.policy = policy
         self._engine = engine
         self.settings = settings
@@ -64,13 +68,16 @@ class LimitAdmission:
         required: Taken = []
         for limits, name, scope, subject in sets:
             required += self.policy.demands(limits, name, scope, subject, measure)
-        options = _alternatives(self.policy, candidates, measure) if limited else []
+        most_room = route.strategy == "remaining_quota"
+        options = _alternatives(self.policy, candidates, measure, most_room) if limited else []
         lease = f"{self._lease_prefix}:{next(self._leases)}"
         reservation = Reservation(
             tuple(d for d, _ in required),
             tuple(tuple(d for d, _ in option) for _, option in options),
             lease,
             self.settings.lease_seconds,
+            most_room,
+            _tiers(route, candidates[: len(options)]) if most_room else (),
         )
         engine = self._engine()
         try:
@@ -79,11 +86,14 @@ class LimitAdmission:
             raise LimitStoreUnavailableError(_meter_for(required, closed.key).limit) from None
         if not decision.ok:
             error = _refusal(decision, required, route.name)
-            name = required[decision.blocked][1].limit if decision.blocked >= 0 else "deployment quota"
+            meter = required[decision.blocked][1] if decision.blocked >= 0 else None
+            name, scope = (meter.limit, meter.scope) if meter is not None else ("deployment quota", "deployment")
             ctx.decisions.append(PolicyDecision("rate_limit", name, "enforce", "refused", error.message))
+            self.events[(name, scope, "refused")] += 1
             raise error
         for index in decision.audit:
             _audited(ctx, required[index][0], required[index][1])
+            self.events[(required[index][1].limit, required[index][1].scope, "would_refuse")] += 1
         taken = list(required)
         skipped: list[str] = []
         chosen: str | None = None
@@ -117,16 +127,25 @@ class LimitAdmission:
 
 
 def _alternatives(
-    policy: LimitPolicy, candidates: Sequence[Deployment], measure: Callable[[], Amounts]
+    policy: LimitPolicy, candidates: Sequence[Deployment], measure: Callable[[], Amounts], every: bool = False
 ) -> list[tuple[str, Taken]]:
-    """Candidates in order until the first without a quota (it always has room, so later ones never matter)."""
+    """Candidates in order until the first without a quota (it always has room, so later ones never matter to a
+    first-fit choice); ``every`` (most headroom) offers them all."""
     options: list[tuple[str, Taken]] = []
     for deployment in candidates:
         if deployment.limits is None:
             options.append((deployment.id, []))
+            if every:
+                continue
             break
         options.append((deployment.id, policy.deployment_demands(deployment.id, deployment.limits, measure)))
     return options
+
+
+def _tiers(route: ModelRoute, candidates: Sequence[Deployment]) -> tuple[int, ...]:
+    """Each candidate's tier: its priority among the model's own deployments; fallbacks' after all of those."""
+    own = {d.id for d in route.deployments}
+    return tuple(d.priority if d.id in own else 1_000_000 + index for index, d in enumerate(candidates))
 
 
 def _charger(

@@ -46,6 +46,11 @@ class Reservation:
     alternatives: tuple[tuple[Demand, ...], ...] = ()
     lease_id: str = ""
     lease_seconds: float = 900.0
+    most_room: bool = False
+    """Take the alternative with the most headroom left (its tightest rate bucket's share) among those of the
+    first tier that has room, instead of the first that fits."""
+    tiers: tuple[int, ...] = ()
+    """Each alternative's tier (priority); alternatives come in tier order."""
 
     @property
     def empty(self) -> bool:

@@ -44,16 +44,9 @@ class MemoryEngine:
             return Decision(False, blocked, wait)
         chosen = -1
         if reservation.alternatives:
-            waits = []
-            for index, option in enumerate(reservation.alternatives):
-                miss, option_wait, _ = self._check(option, now)
-                if miss == BLOCKED_NONE:
-                    chosen = index
-                    break
-                waits.append(option_wait)
+            chosen, wait = self._choose(reservation, now)
             if chosen < 0:
-                positive = [w for w in waits if w > 0]
-                return Decision(False, BLOCKED_ALTERNATIVES, min(positive) if positive else 0.0)
+                return Decision(False, BLOCKED_ALTERNATIVES, wait)
         taken = [*required, *(reservation.alternatives[chosen] if chosen >= 0 else ())]
         remaining, reset = [], []
         for demand in taken:
@@ -80,6 +73,26 @@ class MemoryEngine:
 
     async def close(self) -> None:
         return None
+
+    def _choose(self, reservation: Reservation, now: float) -> tuple[int, float]:
+        """(the alternative to take or -1, the shortest wait when none fits)."""
+        tiers = reservation.tiers or (0,) * len(reservation.alternatives)
+        chosen, best_room, waits = -1, -math.inf, []
+        for index, option in enumerate(reservation.alternatives):
+            if chosen >= 0 and (not reservation.most_room or tiers[index] != tiers[chosen]):
+                break
+            miss, wait, _ = self._check(option, now)
+            if miss != BLOCKED_NONE:
+                waits.append(wait)
+                continue
+            room = min(
+                ((self._level(d, now) - d.amount) / d.capacity for d in option if d.kind != CONCURRENCY),
+                default=math.inf,
+            )
+            if chosen < 0 or room > best_room:
+                chosen, best_room = index, room
+        positive = [w for w in waits if w > 0]
+        return chosen, (min(positive) if positive else 0.0)
 
     def _check(self, demands: Sequence[Demand], now: float) -> tuple[int, float, list[int]]:
         """(index of the first enforced demand that does not fit or BLOCKED_NONE, its wait, audit misses)."""

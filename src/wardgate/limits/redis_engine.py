@@ -127,6 +127,8 @@ def _encode(reservation: Reservation) -> bytes:
             "s": reservation.lease_seconds,
             "r": [_demand(d) for d in reservation.required],
             "a": [[_demand(d) for d in option] for option in reservation.alternatives],
+            "p": "r" if reservation.most_room else "f",
+            "t": reservation.tiers or [0] * len(reservation.alternatives),
         }
     )
 

@@ -1,7 +1,9 @@
 -- wardgate rate limits: reserve every demand of one request atomically (see limits/buckets.py for the semantics;
 -- memory.py implements the same in Python). Server time (TIME) keeps replicas' clocks out of it.
 -- KEYS[1]: an anchor key carrying the hash tag every bucket key shares (one Redis Cluster slot).
--- ARGV[1]: JSON {"l": lease_id, "s": lease_seconds, "r": [demand...], "a": [[demand...]...]},
+-- ARGV[1]: JSON {"l": lease_id, "s": lease_seconds, "r": [demand...], "a": [[demand...]...],
+--          "p": "f" (first alternative that fits) | "r" (most headroom within the first tier that has room),
+--          "t": [tier of each alternative]},
 --          demand = [key, kind ("r"|"c"), capacity, period, amount, enforce (1|0)]
 -- (One JSON argument instead of one argument per field: packing dozens of arguments cost more gateway CPU than
 -- the whole rest of rate limiting.)
@@ -76,12 +78,27 @@ local n_alt = #alternatives
 local blocked, wait, audit = check(required)
 if blocked then return {0, blocked - 1, math.ceil(wait * 1000), -1, 0} end
 local chosen = nil
+-- headroom left in an alternative after taking it: its tightest rate bucket's share (no bucket: unlimited)
+local function room(option)
+  local share = math.huge
+  for _, d in ipairs(option) do
+    if d.kind == 'r' then share = math.min(share, ((d.level or level(d)) - d.amount) / d.cap) end
+  end
+  return share
+end
+
 if n_alt > 0 then
   local best = nil
+  local tiers = payload.t or {}
+  local best_room = nil
   for a, option in ipairs(alternatives) do
+    if chosen and payload.p == 'r' and tiers[a] ~= tiers[chosen] then break end
     local miss, option_wait = check(option)
-    if not miss then chosen = a; break end
-    if option_wait > 0 and (best == nil or option_wait < best) then best = option_wait end
+    if not miss then
+      if payload.p ~= 'r' then chosen = a; break end
+      local r = room(option)
+      if chosen == nil or r > best_room then chosen = a; best_room = r end
+    elseif option_wait > 0 and (best == nil or option_wait < best) then best = option_wait end
   end
   if not chosen then return {0, -2, math.ceil((best or 0) * 1000), -1, 0} end
 end

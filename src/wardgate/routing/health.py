@@ -17,11 +17,22 @@ _RECENT = 20
 class DeploymentHealth:
     """One deployment's numbers. Latencies are seconds; ``None`` until a first sample."""
 
-    __slots__ = ("errors", "ewma_duration", "ewma_ttft", "failures", "in_flight", "last_error", "recent", "successes")
+    __slots__ = (
+        "abandoned",
+        "errors",
+        "ewma_duration",
+        "ewma_ttft",
+        "failures",
+        "in_flight",
+        "last_error",
+        "recent",
+        "successes",
+    )
 
     def __init__(self) -> None:
         self.in_flight = 0
         self.successes = 0
+        self.abandoned = 0
         self.failures = 0
         """Attempts that failed through the deployment's fault (what its breaker counts)."""
         self.errors = 0
@@ -41,6 +52,7 @@ class DeploymentHealth:
             "successes": self.successes,
             "failures": self.failures,
             "errors": self.errors,
+            "abandoned": self.abandoned,
             "ewma_ttft_ms": _ms(self.ewma_ttft),
             "ewma_duration_ms": _ms(self.ewma_duration),
             "last_error": self.last_error,
@@ -107,6 +119,7 @@ class HealthRegistry:
     def abandon(health: DeploymentHealth) -> None:
         """An attempt ended without an outcome (the client left, or the stream was closed unread)."""
         health.in_flight -= 1
+        health.abandoned += 1
         health.recent.append((time.time(), 499, "client_disconnected"))
 
     def retain(self, deployment_ids: frozenset[str]) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,8 @@ class RoutingState:
     rng: random.Random = field(default_factory=random.Random)
     limits: LimitEngine = field(default_factory=MemoryEngine)
     """Rate-limit counters: in memory, or shared through Redis (``limits.shared``)."""
+    limit_events: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    """(limit, scope, outcome) → how many requests a limit refused (or would have, in audit mode)."""
 
     def configure(self, config: RoutingConfig, deployment_ids: frozenset[str]) -> None:
         """Take a new config's limits (on start and on every reload) and forget removed deployments' stats."""

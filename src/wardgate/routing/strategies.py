@@ -13,6 +13,10 @@ priority*:
   ``output_cost_per_mtok`` (the packaged model data carries no prices): prompt tokens estimated at about 4
   characters each, output the request's ``max_tokens`` (else 256). Deployments without a price come last.
 
+- ``remaining_quota``: the deployment with the most headroom left in its provider quota (``limits``: the share
+  left of its tightest bucket after this request), decided atomically with the reservation by the rate-limit
+  engine (``wardgate.limits``), so every replica sees the same counters; without quotas it is ``priority``.
+
 ``sticky`` models replace the strategy with rendezvous hashing of the conversation key (weighted by ``weight``):
 a conversation keeps its deployment while that deployment is selectable, and only the conversations of a
 deployment that drops out move — so provider prompt caches keep hitting.

@@ -270,3 +270,21 @@ async def test_a_fail_closed_limit_refuses_when_its_store_is_down(transport: Tra
         assert dead.stats()["available"] is False and dead.stats()["fail_closed_refusals"] == 1
     finally:
         await dead.close()
+
+
+async def test_remaining_quota_routes_to_the_deployment_with_the_most_headroom(transport: Transport) -> None:
+    models = [
+        {
+            "name": "chat",
+            "strategy": "remaining_quota",
+            "deployments": [
+                {"provider": "sim", "model": "sim-chat", "limits": {"requests_per_minute": 10}},
+                {"provider": "sim2", "model": "sim-chat", "limits": {"requests_per_minute": 4}},
+            ],
+        }
+    ]
+    snap, _ = snapshot(transport, [], models)
+    served = [headers((await call(snap, key_principal()))[0])["x-wardgate-deployment"][:4] for _ in range(7)]
+    # share left after taking: a 9/10 vs b 3/4 → a; 8/10 → a; 7/10 < 3/4 → b; 7/10 > 2/4 → a; 6/10 → a;
+    # 5/10 = 2/4 → a (ties keep order); 4/10 < 2/4 → b
+    assert served == ["sim/", "sim/", "sim2", "sim/", "sim/", "sim/", "sim2"]

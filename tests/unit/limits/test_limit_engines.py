@@ -183,3 +183,19 @@ async def test_memory_engine_forgets_full_buckets() -> None:
         engine.reserve_now(Reservation((rate(f"k{index}", 10, 1, period=1.0),)))
         now[0] += 0.01
     assert engine.stats()["buckets"] < 5000
+
+
+async def test_most_room_takes_the_alternative_with_the_most_headroom_in_the_first_tier(
+    engine: LimitEngine, keys: Keys
+) -> None:
+    a, b, c = rate(keys("a"), 100, 10), rate(keys("b"), 100, 10), rate(keys("c"), 1000, 10)
+    await engine.reserve(Reservation((rate(keys("a"), 100, 50),)))  # a: 50 left; b: 100 left; c (tier 1): 1000
+    options = ((a,), (b,), (c,))
+    first = await engine.reserve(Reservation((), options, most_room=True, tiers=(0, 0, 1)))
+    assert first.chosen == 1, "b has the most room in tier 0; c's tier comes only when tier 0 is full"
+    assert (await engine.reserve(Reservation((), options, tiers=(0, 0, 1)))).chosen == 0, "first fit by default"
+    unlimited = await engine.reserve(Reservation((), ((a,), ()), most_room=True, tiers=(0, 0)))
+    assert unlimited.chosen == 1, "a deployment without a quota has unlimited room"
+    await engine.reserve(Reservation((rate(keys("a"), 100, 40), rate(keys("b"), 100, 81))))  # a: 0, b: 9 left
+    spill = await engine.reserve(Reservation((), options, most_room=True, tiers=(0, 0, 1)))
+    assert spill.chosen == 2, "tier 0 is full: the next tier's best"
