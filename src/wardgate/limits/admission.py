@@ -15,8 +15,6 @@ import os
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 
-import orjson
-
 from wardgate.config.limits_config import LimitsServerConfig
 from wardgate.core.errors import GatewayError, LimitStoreUnavailableError, RateLimitError
 from wardgate.core.types import Endpoint, PolicyDecision, ProxyRequest, RequestContext
@@ -101,7 +99,6 @@ class LimitAdmission:
             chosen, option = options[decision.chosen]
             taken += option
             skipped = [deployment for deployment, _ in options[: decision.chosen]]
-        hide = bool(amounts) and _ask_for_stream_usage(request)
         charge = _charger(self.policy, candidates, measure) if limited else None
         ticket = Ticket(
             engine,
@@ -111,7 +108,6 @@ class LimitAdmission:
             lease,
             deployment=chosen,
             charge=charge,
-            hide_usage=hide,
         )
         return ticket, skipped
 
@@ -160,20 +156,6 @@ def _charger(
         return policy.deployment_demands(deployment.id, deployment.limits, measure)
 
     return charge
-
-
-def _ask_for_stream_usage(request: ProxyRequest) -> bool:
-    """Make a canonical chat stream report its usage (OpenAI's ``stream_options.include_usage``); True when the
-    client did not ask for it, so the usage chunk is dropped before it reaches the client."""
-    if not request.stream or request.native is not None or request.endpoint is not Endpoint.CHAT:
-        return False
-    options = request.body.get("stream_options")
-    if isinstance(options, dict) and options.get("include_usage") is True:
-        return False
-    merged = {**options, "include_usage": True} if isinstance(options, dict) else {"include_usage": True}
-    request.body = {**request.body, "stream_options": merged}
-    request.raw = orjson.dumps(request.body)
-    return True
 
 
 def _meter_for(taken: Taken, key: str) -> Meter:

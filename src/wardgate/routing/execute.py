@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable, Sequence
 
 from wardgate.config.routing_config import RoutingConfig
 from wardgate.core.errors import GatewayError
@@ -26,7 +27,12 @@ from wardgate.routing.facts import RequestFacts
 from wardgate.routing.retry import backoff, classify
 from wardgate.routing.state import RoutingState, wall_clock
 from wardgate.routing.table import RouteTable
+from wardgate.tokens.tap import ask_for_stream_usage, watch_usage
+from wardgate.tokens.usage import Usage
 
+UsageListener = Callable[[RequestContext, ProxyRequest, Usage | None, int, BaseException | None], None]
+"""``(ctx, request, usage reported or None, streamed output events, error or None)`` when a request is over;
+``ctx.attempts[-1]`` is the attempt that served it (or failed last)."""
 DEPLOYMENT_HEADER = "x-wardgate-deployment"
 ATTEMPTS_HEADER = "x-wardgate-attempts"
 _ATTEMPTS = tuple((ATTEMPTS_HEADER.encode(), str(n).encode()) for n in range(11))
@@ -36,8 +42,15 @@ class Router:
     """One per config snapshot (``execute`` is the pipeline's terminal handler); ``state`` outlives it."""
 
     def __init__(
-        self, table: RouteTable, config: RoutingConfig, state: RoutingState, limits: LimitAdmission | None = None
+        self,
+        table: RouteTable,
+        config: RoutingConfig,
+        state: RoutingState,
+        limits: LimitAdmission | None = None,
+        listeners: Sequence[UsageListener] = (),
     ) -> None:
+        self.listeners = tuple(listeners)
+        """Called once when each request is over, with what it used (``UsageListener``)."""
         self.table = table
         self.state = state
         self.limits = limits
@@ -62,32 +75,56 @@ class Router:
                 ticket, skip = await self.limits.admit(ctx, request, route, plan.candidates())
                 if skip:
                     plan.skip = frozenset(skip)
+            hide = ask_for_stream_usage(request)
             state.budget.enter()
             try:
                 response = await self._run(ctx, request, plan, deadline, route.name)
-            except BaseException:
-                if ticket is not None:
-                    ticket.fail()
-                raise
             finally:
                 state.budget.leave()
-        except GatewayError as exc:
+        except BaseException as exc:
+            self._ended(ctx, request, ticket, None, None, 0, exc)
+            if not isinstance(exc, GatewayError):
+                raise
             if self._headers:
                 _label_error(exc, ctx)
             if self._limit_headers and ticket is not None:
                 for name, value in ticket.headers():
                     exc.headers.setdefault(name.decode(), value.decode())
             raise
-        if ticket is not None:
-            ticket.attach(response, plan.served.deployment.id if plan.served is not None else None)
-            if self._limit_headers:
-                response.headers += ticket.headers()
+        served = plan.served.deployment.id if plan.served is not None else None
+        watch_usage(
+            response,
+            lambda usage, events: self._ended(ctx, request, ticket, served, usage, events, None),
+            hide_usage_chunk=hide,
+        )
+        if ticket is not None and self._limit_headers:
+            response.headers += ticket.headers()
         if self._headers:
             count = len(ctx.attempts)  # at most max_attempts (≤ 10)
             assert plan.served is not None
             response.headers.append(plan.served.deployment.header)
             response.headers.append(_ATTEMPTS[count])
         return response
+
+    def _ended(
+        self,
+        ctx: RequestContext,
+        request: ProxyRequest,
+        ticket: Ticket | None,
+        served: str | None,
+        usage: Usage | None,
+        events: int,
+        error: BaseException | None,
+    ) -> None:
+        """The request is over (answered, streamed to its end, cut, abandoned or failed): settle its limits and
+        tell the listeners (spend, …) what it used."""
+        if ticket is not None:
+            if error is not None:
+                ticket.fail()
+            else:
+                ticket.settle(usage, events, served)
+        for listener in self.listeners:
+            listener(ctx, request, usage, events, error)
 
     async def _run(
         self, ctx: RequestContext, request: ProxyRequest, plan: Plan, deadline: Deadline, model: str
