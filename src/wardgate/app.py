@@ -34,6 +34,7 @@ from wardgate.identity.authenticator import Authenticator
 from wardgate.identity.cache import IdentityCache
 from wardgate.identity.jwt import JwtSettings, JwtVerifier
 from wardgate.identity.notify import IdentityNotifier
+from wardgate.limits.alerts import BudgetAlerts
 from wardgate.limits.redis_engine import RedisEngine
 from wardgate.limits.shared import SharedEngine
 from wardgate.observability.logging import AccessLog, configure_logging
@@ -44,7 +45,9 @@ from wardgate.routing.breaker_shared import SharedBreakers, open_breakers
 from wardgate.routing.state import RoutingState
 from wardgate.runtime import AppState, build_snapshot
 from wardgate.runtime_credentials import open_credentials
+from wardgate.runtime_spend import SpendRecorder
 from wardgate.settings import Settings
+from wardgate.spend.ledger import SpendLedger
 from wardgate.storage.database import Database, resolve_url
 from wardgate.storage.meta import ensure_master_key
 from wardgate.storage.migrate import upgrade
@@ -77,6 +80,7 @@ class Gateway:
         self._sso: SsoRoutes | None = None
         self._breaker_sync: SharedBreakers | None = None
         self._metrics: CollectorRegistry | None = None
+        self._spend: SpendLedger | None = None
         """Shares breaker state with the other replicas (Redis), when configured."""
         """``/auth/*`` sign-in routes, when ``auth.oidc`` is configured."""
         self._other = Starlette(
@@ -211,6 +215,8 @@ class Gateway:
         access_log = AccessLog()
         fetcher = ImageFetcher(loaded.config.server.image_fetch)  # image_fetch changes need a restart
         routing = RoutingState()  # breakers, deployment health, retry budget, admission: kept across reloads
+        budgets = loaded.config.server.budgets  # notification targets: changes need a restart
+        routing.budget_alerts = BudgetAlerts(budgets.notify, budgets.retries)
         snapshot = build_snapshot(loaded, transport, authenticator, access_log, fetcher, routing)
         responses = open_response_store(db, loaded.config.server.responses)  # changes need a restart
         if responses is not None:
@@ -221,6 +227,9 @@ class Gateway:
         state.breakers, self._breaker_sync = await open_breakers(loaded.config, redis_url)
         if redis_url:  # rate-limit counters shared by every replica; redis_url changes need a restart
             routing.limits = SharedEngine(RedisEngine.from_url(redis_url))
+        self._spend = SpendLedger(db, settings.data_dir / "spool" / "spend")  # written behind every request
+        await self._spend.start()
+        routing.listeners.append(SpendRecorder(self._spend, loaded.config.server.limits.agent_header))
         await start_notifications(state, settings.redis_url or loaded.config.redis_url)
         self._sso = open_sso(loaded.config.auth.oidc, state, self._request_id)  # auth.oidc changes need a restart
         state.credentials = credentials
@@ -251,7 +260,10 @@ class Gateway:
                 await self.state.notifier.close()
             if self._breaker_sync is not None:
                 await self._breaker_sync.close()
+            await self.state.routing.budget_alerts.close()
             await self.state.routing.limits.close()
+            if self._spend is not None:
+                await self._spend.close()  # ships what it can; the rest stays in the spool for the next start
             if self.state.identity is not None:
                 await self.state.identity.close()
             await self.state.authenticator.close()

@@ -17,8 +17,10 @@ from wardgate.identity.authenticator import Authenticator
 from wardgate.identity.cache import IdentityCache
 from wardgate.identity.notify import IdentityNotifier
 from wardgate.limits.admission import LimitAdmission
+from wardgate.limits.budgets import BudgetGate, BudgetPolicy
 from wardgate.limits.resolve import LimitPolicy
 from wardgate.observability.logging import AccessLog
+from wardgate.pricing.catalog import PriceBook
 from wardgate.providers.base import ProviderClient
 from wardgate.providers.fetch import ImageFetcher
 from wardgate.providers.registry import build_client
@@ -45,6 +47,8 @@ class Snapshot:
     handler: Handler
     created: int
     router: Router | None = None
+    prices: PriceBook | None = None
+    """The shipped price catalog with the config's ``prices`` applied."""
 
     @property
     def config(self) -> GatewayConfig:
@@ -69,7 +73,8 @@ def build_snapshot(
     router = Router(routes, config.server.routing, routing, limit_admission(config, routes, routing, authenticator))
     routing.configure(config.server.routing, routes.deployment_ids())
     follow_config(routing.breakers, config)  # a deployment whose definition changed starts with a closed breaker
-    return Snapshot(loaded, clients, routes, compose(stages, router.execute), int(time.time()), router)
+    prices = PriceBook.load(config.prices)  # checked when the config loaded
+    return Snapshot(loaded, clients, routes, compose(stages, router.execute), int(time.time()), router, prices)
 
 
 def limit_admission(
@@ -80,7 +85,11 @@ def limit_admission(
     settings = config.server.limits
     policy = LimitPolicy(config.limits, routes, settings.agent_header, settings.redis_prefix)
     team_ids = (lambda: cache.team_ids) if cache is not None else dict
-    return LimitAdmission(policy, lambda: routing.limits, settings, team_ids, routing.limit_events)
+    budgets = BudgetPolicy(config.budgets, settings.agent_header, settings.redis_prefix)
+    gate = BudgetGate(budgets, PriceBook.load(config.prices)) if config.budgets else None
+    return LimitAdmission(
+        policy, lambda: routing.limits, settings, team_ids, routing.limit_events, gate, routing.budget_alerts
+    )
 
 
 @dataclass(slots=True)

@@ -24,8 +24,10 @@ from pydantic import (
 
 from wardgate.config.auth_config import OidcConfig
 from wardgate.config.breaker_config import BreakerConfig
+from wardgate.config.budgets_config import BudgetRule, BudgetsServerConfig, budget_problems
 from wardgate.config.credential_refs import may_stay_unresolved
 from wardgate.config.limits_config import DeploymentLimits, LimitRule, LimitsServerConfig, rule_problems
+from wardgate.config.prices_config import PricesConfig
 from wardgate.config.routing_config import DeploymentRouting, ModelRouting, RoutingConfig, routing_problems
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$"
@@ -270,6 +272,7 @@ class ServerConfig(Strict):
     routing: RoutingConfig = RoutingConfig()
     breaker: BreakerConfig = BreakerConfig()
     limits: LimitsServerConfig = LimitsServerConfig()
+    budgets: BudgetsServerConfig = BudgetsServerConfig()
 
 
 class JwtAuthConfig(Strict):
@@ -334,6 +337,10 @@ class GatewayConfig(Strict):
     limits: list[LimitRule] = Field(
         default_factory=list, description="Rate limits by scope (keys, teams and projects also carry their own)."
     )
+    budgets: list[BudgetRule] = Field(default_factory=list, description="Spend budgets with alerts and hard caps.")
+    prices: PricesConfig = Field(
+        default_factory=PricesConfig, description="Corrections and additions to the shipped price catalog."
+    )
 
     @model_validator(mode="after")
     def _references(self, info: ValidationInfo) -> GatewayConfig:
@@ -365,6 +372,8 @@ def reference_problems(config: GatewayConfig) -> list[tuple[tuple[str | int, ...
     problems += _name_problems(config.models)
     problems += routing_problems(config.models)
     problems += [(("limits",), problem) for problem in rule_problems(config.limits)]
+    problems += [(("prices",), problem) for problem in price_problems(config.prices)]
+    problems += [(("budgets",), problem) for problem in budget_problems(config.budgets)]
     for m_index, model in enumerate(config.models):
         for d_index, deployment in enumerate(model.deployments):
             path: tuple[str | int, ...] = ("models", m_index, "deployments", d_index)
@@ -379,6 +388,16 @@ def reference_problems(config: GatewayConfig) -> list[tuple[tuple[str | int, ...
                     )
                 )
     return problems
+
+
+def price_problems(prices: PricesConfig) -> list[str]:
+    from wardgate.pricing.catalog import PriceBook, PriceConfigError  # the catalog is parsed once per process
+
+    try:
+        PriceBook.load(prices)
+    except PriceConfigError as error:
+        return list(error.problems)
+    return []
 
 
 def _name_problems(models: list[ModelConfig]) -> list[tuple[tuple[str | int, ...], str]]:

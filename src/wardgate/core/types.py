@@ -11,6 +11,7 @@ import enum
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 
@@ -212,3 +213,5 @@ class RequestContext:
     status: int | None = None
     error_code: str | None = None
     decisions: list[PolicyDecision] = field(default_factory=list)
+    cost_usd: Decimal | None = None
+    """What a whole answer cost (USD), once its usage is priced (``x-wardgate-cost``)."""

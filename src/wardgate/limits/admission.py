@@ -18,7 +18,9 @@ from collections.abc import Callable, Mapping, Sequence
 from wardgate.config.limits_config import LimitsServerConfig
 from wardgate.core.errors import GatewayError, LimitStoreUnavailableError, RateLimitError
 from wardgate.core.types import Endpoint, PolicyDecision, ProxyRequest, RequestContext
+from wardgate.limits.alerts import BudgetAlerts
 from wardgate.limits.buckets import BLOCKED_ALTERNATIVES, Decision, Demand, LimitEngine, Reservation
+from wardgate.limits.budgets import BudgetGate, budget_refusal
 from wardgate.limits.headers import duration
 from wardgate.limits.resolve import Amounts, LimitPolicy, Meter
 from wardgate.limits.shared import StoreClosed
@@ -38,7 +40,11 @@ class LimitAdmission:
         settings: LimitsServerConfig,
         team_ids: Callable[[], Mapping[str, str]] = dict,
         events: Counter[tuple[str, str, str]] | None = None,
+        budgets: BudgetGate | None = None,
+        alerts: BudgetAlerts | None = None,
     ) -> None:
+        self.budgets = budgets
+        self.alerts = alerts
         self.events: Counter[tuple[str, str, str]] = events if events is not None else Counter()
         """(limit, scope, outcome) counts for metrics: outlives the snapshot when the caller passes its own."""
         self.policy = policy
@@ -52,10 +58,9 @@ class LimitAdmission:
         self, ctx: RequestContext, request: ProxyRequest, route: ModelRoute, candidates: Sequence[Deployment]
     ) -> tuple[Ticket | None, list[str]]:
         """The ticket (None when no limit applies) and the deployments to skip for want of quota."""
-        sets = self.policy.sets(ctx.principal, route.name, ctx.headers, self._team_ids())
+        team_ids = self._team_ids()
+        sets = self.policy.sets(ctx.principal, route.name, ctx.headers, team_ids)
         limited = [d for d in candidates if d.limits is not None]
-        if not sets and not limited:
-            return None, []
         amounts: list[Amounts] = []
 
         def measure() -> Amounts:
@@ -63,9 +68,15 @@ class LimitAdmission:
                 amounts.append(self._amounts(request, route))
             return amounts[0]
 
+        gate = self.budgets
+        budgets = gate.demands(ctx.principal, ctx.headers, team_ids, candidates, measure) if gate else []
+        if not sets and not limited and not budgets:
+            return None, []
         required: Taken = []
         for limits, name, scope, subject in sets:
             required += self.policy.demands(limits, name, scope, subject, measure)
+        first_budget = len(required)
+        required += [(demand, meter) for demand, meter, _ in budgets]
         most_room = route.strategy == "remaining_quota"
         options = _alternatives(self.policy, candidates, measure, most_room) if limited else []
         lease = f"{self._lease_prefix}:{next(self._leases)}"
@@ -88,10 +99,15 @@ class LimitAdmission:
             name, scope = (meter.limit, meter.scope) if meter is not None else ("deployment quota", "deployment")
             ctx.decisions.append(PolicyDecision("rate_limit", name, "enforce", "refused", error.message))
             self.events[(name, scope, "refused")] += 1
+            if self.alerts is not None and decision.blocked >= first_budget:
+                demand, meter, rule = budgets[decision.blocked - first_budget]
+                self.alerts.exhausted(demand, meter, rule, engine)
             raise error
         for index in decision.audit:
             _audited(ctx, required[index][0], required[index][1])
             self.events[(required[index][1].limit, required[index][1].scope, "would_refuse")] += 1
+        if budgets and self.alerts is not None:
+            self.alerts.check(budgets, decision.remaining[first_budget : first_budget + len(budgets)], engine)
         taken = list(required)
         skipped: list[str] = []
         chosen: str | None = None
@@ -108,6 +124,7 @@ class LimitAdmission:
             lease,
             deployment=chosen,
             charge=charge,
+            cost_of=gate.cost_of(candidates) if budgets and gate is not None else None,
         )
         return ticket, skipped
 
@@ -190,6 +207,8 @@ def _refusal(decision: Decision, required: Taken, model: str) -> GatewayError:
             headers={"retry-after": str(seconds)},
         )
     demand, meter = required[decision.blocked]
+    if meter.unit == "usd":
+        return budget_refusal(demand, meter)
     capacity = int(demand.capacity)
     what = f"{meter.scope} limit `{meter.limit}` ({capacity} {meter.describe()})"
     if wait <= 0 and meter.unit == "tokens":

@@ -11,6 +11,10 @@ Bucket semantics, identical in both engines (the Lua script in ``reserve.lua`` a
 * **concurrency** buckets hold leases (id → expiry); expired leases do not count. A demand fits when fewer than
   ``capacity`` leases are live; the lease is released on settlement or expires after ``lease_seconds``.
 
+* **window** buckets (budgets) hold what was spent in one calendar window (the key names the window; ``period`` is
+  the seconds left in it, 0 for a window that never ends). A demand fits when ``spent + amount <= capacity``; a
+  refund lowers the spend (never below zero). Nothing refills: the next window is another key.
+
 A reservation is all or nothing: when an enforced demand does not fit, nothing is taken.
 """
 
@@ -21,6 +25,7 @@ from typing import Any, Final, Literal, Protocol
 
 RATE: Final = "r"
 CONCURRENCY: Final = "c"
+WINDOW: Final = "w"
 BLOCKED_NONE = -1
 BLOCKED_ALTERNATIVES = -2
 """``Decision.blocked`` when the required demands fit but no alternative did."""
@@ -30,7 +35,7 @@ BLOCKED_ALTERNATIVES = -2
 class Demand:
     key: str
     """The bucket's storage key (the same on every replica)."""
-    kind: Literal["r", "c"]
+    kind: Literal["r", "c", "w"]
     capacity: float
     period: float
     """Seconds to refill ``capacity`` (rate buckets)."""

@@ -11,6 +11,7 @@ from wardgate.limits.buckets import (
     BLOCKED_ALTERNATIVES,
     BLOCKED_NONE,
     CONCURRENCY,
+    WINDOW,
     Decision,
     Demand,
     Reservation,
@@ -29,6 +30,9 @@ class MemoryEngine:
         self._leases: dict[str, dict[str, float]] = {}
         """key → {lease id: expiry}"""
         self._ops = 0
+        self._claims: dict[str, float] = {}
+        self._spent: dict[str, list[float]] = {}
+        """window key → [spent, forget after]"""
 
     async def reserve(self, reservation: Reservation) -> Decision:
         return self.reserve_now(reservation)
@@ -58,12 +62,26 @@ class MemoryEngine:
     def settle(self, settlement: Settlement, local: bool = False) -> None:
         self.settle_now(settlement)
 
+    async def claim(self, key: str, ttl: float) -> bool:
+        """True for the first claim of ``key`` (budget alerts: once per budget, window and threshold)."""
+        now = self._clock()
+        claims = self._claims
+        if claims.get(key, 0.0) > now:
+            return False
+        claims[key] = now + ttl
+        return True
+
     def stats(self) -> dict[str, object]:
         return {"store": "memory", "available": True, "buckets": len(self._rate), "lease_sets": len(self._leases)}
 
     def settle_now(self, settlement: Settlement) -> None:
         now = self._clock()
         for demand, units in settlement.refunds:
+            if demand.kind == WINDOW:
+                state = self._spent.get(demand.key)
+                if state is not None:
+                    state[0] = max(0.0, state[0] - units)
+                continue
             level = self._level(demand, now)
             self._rate[demand.key] = [_bounded(level + units, demand.capacity), now, demand.capacity, demand.period]
         for key, lease in settlement.releases:
@@ -108,6 +126,11 @@ class MemoryEngine:
 
     def _shortfall(self, demand: Demand, now: float) -> float | None:
         """None when the demand fits, else seconds until it would (0: never, it exceeds the capacity)."""
+        if demand.kind == WINDOW:
+            spent = self.spent(demand.key, now)
+            if spent + demand.amount <= demand.capacity:
+                return None
+            return 0.0 if demand.amount > demand.capacity else demand.period
         if demand.kind == CONCURRENCY:
             live = self._live(demand.key, now)
             if len(live) < demand.capacity:
@@ -121,6 +144,11 @@ class MemoryEngine:
         return (demand.amount - level) * demand.period / demand.capacity
 
     def _take(self, demand: Demand, now: float, reservation: Reservation) -> tuple[float, float]:
+        if demand.kind == WINDOW:
+            spent = self.spent(demand.key, now) + demand.amount
+            forget = now + demand.period + 86_400 if demand.period > 0 else math.inf
+            self._spent[demand.key] = [spent, forget]
+            return demand.capacity - spent, demand.period
         if demand.kind == CONCURRENCY:
             live = self._live(demand.key, now)
             live[reservation.lease_id] = now + reservation.lease_seconds
@@ -129,6 +157,22 @@ class MemoryEngine:
         level = _bounded(self._level(demand, now) - demand.amount, demand.capacity)
         self._rate[demand.key] = [level, now, demand.capacity, demand.period]
         return math.floor(level), (demand.capacity - level) * demand.period / demand.capacity
+
+    def spent(self, key: str, now: float | None = None) -> float:
+        """What a window bucket holds (0 when absent or past its window)."""
+        state = self._spent.get(key)
+        if state is None:
+            return 0.0
+        if state[1] <= (self._clock() if now is None else now):
+            del self._spent[key]
+            return 0.0
+        return state[0]
+
+    def seed(self, key: str, spent: float, period: float) -> None:
+        """Start a window bucket at what the ledger says was spent (never lowers one already counting)."""
+        now = self._clock()
+        if spent > self.spent(key, now):
+            self._spent[key] = [spent, now + period + 86_400 if period > 0 else math.inf]
 
     def _level(self, demand: Demand, now: float) -> float:
         state = self._rate.get(demand.key)

@@ -104,6 +104,13 @@ class RedisEngine:
             elif not self._queue:
                 return
 
+    async def claim(self, key: str, ttl: float) -> bool:
+        """True for the first replica to claim ``key`` (``SET NX``)."""
+        try:
+            return await self._client.call("SET", key, "1", "NX", "EX", max(1, int(ttl) + 86_400)) is not None
+        except _FAILURES as exc:
+            raise LimitStoreUnavailable(type(exc).__name__) from exc
+
     async def ping(self) -> bool:
         return await self._client.ping()
 
@@ -149,7 +156,7 @@ def _decode(reply: list[int]) -> Decision:
 
 
 def _encode_settlements(batch: list[Settlement]) -> tuple[str, bytes]:
-    refunds = [(d.key, d.capacity, d.period, units) for s in batch for d, units in s.refunds]
+    refunds = [(d.key, d.capacity, d.period, units, d.kind) for s in batch for d, units in s.refunds]
     releases = [release for s in batch for release in s.releases]
     anchor = refunds[0][0] if refunds else releases[0][0] if releases else ""
     return anchor, orjson.dumps({"f": refunds, "r": releases})

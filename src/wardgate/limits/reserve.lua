@@ -4,7 +4,7 @@
 -- ARGV[1]: JSON {"l": lease_id, "s": lease_seconds, "r": [demand...], "a": [[demand...]...],
 --          "p": "f" (first alternative that fits) | "r" (most headroom within the first tier that has room),
 --          "t": [tier of each alternative]},
---          demand = [key, kind ("r"|"c"), capacity, period, amount, enforce (1|0)]
+--          demand = [key, kind ("r" rate | "c" concurrency | "w" window), capacity, period, amount, enforce (1|0)]
 -- (One JSON argument instead of one argument per field: packing dozens of arguments cost more gateway CPU than
 -- the whole rest of rate limiting.)
 -- Returns {ok, blocked, retry_ms, chosen, n_audit, audit..., {remaining, reset_ms} per taken demand}.
@@ -28,6 +28,12 @@ end
 
 -- nil when the demand fits, else seconds until it would (0: never)
 local function shortfall(d)
+  if d.kind == 'w' then
+    d.spent = tonumber(redis.call('HGET', d.key, 'u') or '0')
+    if d.spent + d.amount <= d.cap then return nil end
+    if d.amount > d.cap then return 0 end
+    return d.period
+  end
   if d.kind == 'c' then
     redis.call('ZREMRANGEBYSCORE', d.key, '-inf', now)
     if redis.call('ZCARD', d.key) < d.cap then return nil end
@@ -53,6 +59,11 @@ local function check(list)
 end
 
 local function take(d)
+  if d.kind == 'w' then
+    local spent = tonumber(redis.call('HINCRBYFLOAT', d.key, 'u', d.amount))
+    if d.period > 0 then redis.call('PEXPIRE', d.key, math.ceil((d.period + 86400) * 1000)) end
+    return d.cap - spent, d.period
+  end
   if d.kind == 'c' then
     redis.call('ZADD', d.key, now + lease_seconds, lease_id)
     redis.call('PEXPIRE', d.key, math.ceil((lease_seconds + 1) * 1000))

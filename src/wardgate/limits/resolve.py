@@ -20,7 +20,7 @@ from wardgate.core.types import Principal
 from wardgate.limits.buckets import CONCURRENCY, RATE, Demand
 from wardgate.routing.table import RouteTable
 
-Unit = Literal["requests", "tokens", "concurrent"]
+Unit = Literal["requests", "tokens", "concurrent", "usd"]
 _MINUTE = 60.0
 _DAY = 86_400.0
 _AGENT_MAX = 64
@@ -42,6 +42,8 @@ class Meter:
     def describe(self) -> str:
         if self.unit == "concurrent":
             return "concurrent requests"
+        if self.unit == "usd":
+            return f"USD {self.per}" if self.per != "total" else "USD in all"
         return f"{self.unit} per {self.per}"
 
 
@@ -87,7 +89,7 @@ class LimitPolicy:
     ) -> list[tuple[LimitSet, str, str, str]]:
         """(limit set, limit name, scope, subject) for every limit that applies to this request."""
         found: list[tuple[LimitSet, str, str, str]] = []
-        subjects = _subjects(principal, model, headers, self.agent_header)
+        subjects = subjects_of(principal, model, headers, self.agent_header)
         for compiled in self._rules:
             rule = compiled.rule
             if compiled.models is not None and model not in compiled.models:
@@ -187,7 +189,9 @@ def deployment_demands(
     return out
 
 
-def _subjects(principal: Principal | None, model: str, headers: Mapping[str, str], agent_header: str) -> dict[str, str]:
+def subjects_of(
+    principal: Principal | None, model: str, headers: Mapping[str, str], agent_header: str
+) -> dict[str, str]:
     subjects = {"model": model, "global": "all"}
     if principal is None or principal.kind == "master":
         return subjects

@@ -65,6 +65,15 @@ class SharedEngine:
         else:
             self.remote.settle_later(settlement)
 
+    async def claim(self, key: str, ttl: float) -> bool:
+        """Claimed in Redis; while it is down, in this process (another replica may then claim it too)."""
+        if self._down_since is None:
+            try:
+                return await self.remote.claim(key, ttl)
+            except LimitStoreUnavailable as exc:
+                self._went_down(exc)
+        return await self.local.claim(key, ttl)
+
     def stats(self) -> dict[str, Any]:
         return {
             "store": "redis",

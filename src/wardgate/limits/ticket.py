@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from wardgate.limits.buckets import CONCURRENCY, Decision, Demand, LimitEngine, Settlement
+from wardgate.limits.buckets import CONCURRENCY, WINDOW, Decision, Demand, LimitEngine, Settlement
+from wardgate.limits.budgets import CostOf, micro_usd
 from wardgate.limits.headers import Header, rate_limit_headers
 from wardgate.limits.resolve import Amounts, Meter
 from wardgate.tokens.usage import Usage
@@ -23,7 +24,7 @@ Charge = Callable[[str], list[tuple[Demand, Meter]]]
 
 
 class Ticket:
-    __slots__ = ("_charge", "_done", "amounts", "decision", "deployment", "engine", "lease_id", "taken")
+    __slots__ = ("_charge", "_cost_of", "_done", "amounts", "decision", "deployment", "engine", "lease_id", "taken")
 
     def __init__(
         self,
@@ -35,7 +36,9 @@ class Ticket:
         *,
         deployment: str | None = None,
         charge: Charge | None = None,
+        cost_of: CostOf | None = None,
     ) -> None:
+        self._cost_of = cost_of
         self.engine = engine
         self.decision = decision
         self.taken = taken
@@ -72,9 +75,15 @@ class Ticket:
         self._done = True
         settlement = Settlement()
         moved = served is not None and self.deployment is not None and served != self.deployment
+        spent: int | None = None
         for demand, meter in self.taken:
             if demand.kind == CONCURRENCY:
                 settlement.releases.append((demand.key, self.lease_id))
+            elif demand.kind == WINDOW:
+                if spent is None:
+                    price = self._cost_of(usage, served) if self._cost_of is not None else None
+                    spent = micro_usd(price) if price is not None else int(demand.amount)
+                settlement.refunds.append((demand, demand.amount - spent))
             elif meter.unit == "tokens":
                 used = 0 if moved and meter.scope == "deployment" else usage.counted(meter.count)
                 settlement.refunds.append((demand, demand.amount - used))

@@ -34,6 +34,8 @@ UsageListener = Callable[[RequestContext, ProxyRequest, Usage | None, int, BaseE
 """``(ctx, request, usage reported or None, streamed output events, error or None)`` when a request is over;
 ``ctx.attempts[-1]`` is the attempt that served it (or failed last)."""
 DEPLOYMENT_HEADER = "x-wardgate-deployment"
+COST_HEADER = b"x-wardgate-cost"
+"""USD, on whole answers whose model has a price (a stream's cost is known only at its end: see the ledger)."""
 ATTEMPTS_HEADER = "x-wardgate-attempts"
 _ATTEMPTS = tuple((ATTEMPTS_HEADER.encode(), str(n).encode()) for n in range(11))
 
@@ -99,6 +101,8 @@ class Router:
         )
         if ticket is not None and self._limit_headers:
             response.headers += ticket.headers()
+        if ctx.cost_usd is not None and self._headers:
+            response.headers.append((COST_HEADER, str(ctx.cost_usd).encode()))
         if self._headers:
             count = len(ctx.attempts)  # at most max_attempts (≤ 10)
             assert plan.served is not None
@@ -124,6 +128,8 @@ class Router:
             else:
                 ticket.settle(usage, events, served)
         for listener in self.listeners:
+            listener(ctx, request, usage, events, error)
+        for listener in self.state.listeners:
             listener(ctx, request, usage, events, error)
 
     async def _run(

@@ -32,7 +32,11 @@ class RoutingState:
     rng: random.Random = field(default_factory=random.Random)
     limits: LimitEngine = field(default_factory=MemoryEngine)
     """Rate-limit counters: in memory, or shared through Redis (``limits.shared``)."""
+    listeners: list[Any] = field(default_factory=list)
+    """Usage listeners (``execute.UsageListener``) every snapshot's router calls when a request is over."""
     limit_events: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    budget_alerts: Any = None
+    """``limits.alerts.BudgetAlerts``: the process's budget notifications (owned here so reloads keep them)."""
     """(limit, scope, outcome) → how many requests a limit refused (or would have, in audit mode)."""
 
     def configure(self, config: RoutingConfig, deployment_ids: frozenset[str]) -> None:

@@ -8,22 +8,30 @@ hash, provider credentials sealed by the vault.
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
     Column,
     DateTime,
+    Dialect,
     Float,
     ForeignKey,
     Index,
     Integer,
     MetaData,
+    Numeric,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
+    TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy.types import TypeEngine
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -222,3 +230,105 @@ responses = Table(
     Column("input_items", Text, nullable=False),
     Index("ix_responses_expires_at", "expires_at"),
 )
+
+
+# --- spend (``wardgate.spend``) --------------------------------------------------------------------------------
+
+NANOS = Decimal(1_000_000_000)
+
+
+class Usd(TypeDecorator[Decimal]):
+    """US dollars as an exact ``Decimal`` with 9 decimal places, never a float: ``NUMERIC(18, 9)`` on PostgreSQL;
+    SQLite has no exact decimal type, so there it is an INTEGER of nano-dollars (sums stay exact integers)."""
+
+    impl = Numeric(18, 9)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(BigInteger())
+        return dialect.type_descriptor(Numeric(18, 9, asdecimal=True))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        amount = Decimal(value).quantize(Decimal("1e-9"))
+        return int(amount * NANOS) if dialect.name == "sqlite" else amount
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            return (Decimal(int(value)) / NANOS).quantize(Decimal("1e-9"))
+        return Decimal(value).quantize(Decimal("1e-9"))
+
+
+def _tokens(name: str) -> Column[object]:
+    return Column(name, BigInteger, nullable=False, default=0, server_default="0")
+
+
+SPEND_DIMENSIONS = ("team_id", "project_id", "key_id", "user_id", "agent", "app", "model", "provider")
+"""The attribution columns rollups are kept by (``""`` where the request had none: unique keys need non-null)."""
+SPEND_SUMS = (
+    "input_tokens",
+    "output_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+)
+
+spend_ledger = Table(
+    "spend_ledger",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("request_id", String(128), nullable=True),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Column("org_id", String(ID), nullable=True),
+    Column("team_id", String(ID), nullable=True),
+    Column("project_id", String(ID), nullable=True),
+    Column("key_id", String(ID), nullable=True),
+    Column("user_id", String(ID), nullable=True),
+    Column("agent", String(NAME), nullable=True),
+    Column("app", String(NAME), nullable=True),
+    Column("model", String(NAME), nullable=True),
+    Column("provider", String(NAME), nullable=True),
+    Column("deployment", String(300), nullable=True),
+    Column("upstream_model", String(NAME), nullable=True),
+    Column("tags", JSON, nullable=False, default=list),
+    Column("endpoint", String(64), nullable=True),
+    Column("stream", Boolean, nullable=False, default=False),
+    Column("status", Integer, nullable=False),
+    *(_tokens(name) for name in SPEND_SUMS),
+    Column("cost_usd", Usd(), nullable=False),
+    Column("cost_known", Boolean, nullable=False),
+    Index("ix_spend_ledger_team_id_at", "team_id", "at"),
+    Index("ix_spend_ledger_key_id_at", "key_id", "at"),
+    Index("ix_spend_ledger_model_at", "model", "at"),
+)
+"""One row per request (``wardgate.spend.ledger`` writes it behind the request, idempotently by ``id``)."""
+
+spend_tags = Table(
+    "spend_tags",
+    metadata,
+    Column("record_id", String(ID), nullable=False),
+    Column("tag", String(NAME), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("record_id", "tag"),
+    Index("ix_spend_tags_tag_at", "tag", "at"),
+)
+"""A ledger row's tags, one row each, so a tag filter or group-by is an indexed join."""
+
+spend_rollups = Table(
+    "spend_rollups",
+    metadata,
+    Column("bucket", String(8), nullable=False),
+    Column("bucket_start", DateTime(timezone=True), nullable=False),
+    *(Column(name, String(ID if name.endswith("_id") else NAME), nullable=False) for name in SPEND_DIMENSIONS),
+    Column("requests", BigInteger, nullable=False, default=0, server_default="0"),
+    Column("unpriced_requests", BigInteger, nullable=False, default=0, server_default="0"),
+    *(_tokens(name) for name in SPEND_SUMS),
+    Column("cost_usd", Usd(), nullable=False),
+    PrimaryKeyConstraint("bucket", "bucket_start", *SPEND_DIMENSIONS),
+)
+"""Sums per minute, hour and day (``bucket``) and per combination of the attribution columns, upserted with the
+ledger rows they count, in the same transaction."""

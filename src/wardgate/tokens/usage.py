@@ -6,11 +6,13 @@ Field names per dialect, as the providers document them:
   ``usage.prompt_tokens`` (cached tokens included), ``completion_tokens`` (reasoning included),
   ``prompt_tokens_details.cached_tokens`` and ``.cache_write_tokens``, ``completion_tokens_details.reasoning_tokens``;
   the gateway's own translations name cache writes ``prompt_tokens_details.cache_creation_tokens``
-  (``providers.openai_format.usage``). Streams
+  (``providers.openai_format.usage``) and keep Anthropic's 1-hour ones in ``.cache_creation_1h_tokens``. Streams
   carry it only with ``stream_options.include_usage``: a last chunk with ``"choices": []`` and the usage, after
   chunks with ``"usage": null``.
 * "anthropic" Messages (https://docs.anthropic.com/en/api/messages and .../messages-streaming): ``input_tokens``
   excludes the cache, so input is ``input_tokens + cache_read_input_tokens + cache_creation_input_tokens``;
+  ``cache_creation.ephemeral_1h_input_tokens`` says how many of the written ones have a 1-hour TTL (priced 2x input
+  instead of 1.25x);
   ``output_tokens`` includes thinking, broken out (newer API versions) in ``output_tokens_details.thinking_tokens``.
   Streams report it in ``message_start`` (``message.usage``) and ``message_delta`` (``usage``, cumulative
   ``output_tokens``; newer API versions repeat the input fields there), the latest value of each field winning.
@@ -36,7 +38,7 @@ OPENAI: Final = "openai"
 ANTHROPIC: Final = "anthropic"
 
 _ANTHROPIC_FIELDS: Final = ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens", "output_tokens")
-_ANTHROPIC_MERGED: Final = frozenset((*_ANTHROPIC_FIELDS, "output_tokens_details"))
+_ANTHROPIC_MERGED: Final = frozenset((*_ANTHROPIC_FIELDS, "output_tokens_details", "cache_creation"))
 _OPENAI_FIELDS: Final = ("prompt_tokens", "completion_tokens", "input_tokens", "output_tokens")
 _RESPONSE_DONE: Final = frozenset({"response.completed", "response.incomplete", "response.failed"})
 # A chunk's value for a key, found by a C-speed scan instead of a parse (JSON text inside strings has its quotes
@@ -55,6 +57,8 @@ class Usage:
     cached_input_tokens: int = 0
     cache_write_tokens: int = 0
     reasoning_tokens: int = 0
+    cache_write_1h_tokens: int = 0
+    """Of ``cache_write_tokens``, those written with a 1-hour TTL (Anthropic); the rest have the 5-minute one."""
 
     @property
     def total_tokens(self) -> int:
@@ -103,12 +107,14 @@ def _openai(usage: object) -> Usage | None:
     responses = "input_tokens" in usage and "prompt_tokens" not in usage
     prompt = _mapping(usage.get("input_tokens_details" if responses else "prompt_tokens_details"))
     completion = _mapping(usage.get("output_tokens_details" if responses else "completion_tokens_details"))
+    written = _int(prompt.get("cache_write_tokens")) or _int(prompt.get("cache_creation_tokens"))
     return Usage(
         input_tokens=_int(usage.get("input_tokens" if responses else "prompt_tokens")),
         output_tokens=_int(usage.get("output_tokens" if responses else "completion_tokens")),
         cached_input_tokens=_int(prompt.get("cached_tokens")),
-        cache_write_tokens=_int(prompt.get("cache_write_tokens")) or _int(prompt.get("cache_creation_tokens")),
+        cache_write_tokens=written,
         reasoning_tokens=_int(completion.get("reasoning_tokens")),
+        cache_write_1h_tokens=min(_int(prompt.get("cache_creation_1h_tokens")), written),
     )
 
 
@@ -122,6 +128,9 @@ def _anthropic(fields: dict[str, Any]) -> Usage | None:
         cached_input_tokens=cached,
         cache_write_tokens=written,
         reasoning_tokens=_int(_mapping(fields.get("output_tokens_details")).get("thinking_tokens")),
+        cache_write_1h_tokens=min(
+            _int(_mapping(fields.get("cache_creation")).get("ephemeral_1h_input_tokens")), written
+        ),
     )
 
 

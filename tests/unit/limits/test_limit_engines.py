@@ -16,6 +16,7 @@ from wardgate.limits.buckets import (
     BLOCKED_NONE,
     CONCURRENCY,
     RATE,
+    WINDOW,
     Demand,
     LimitEngine,
     Reservation,
@@ -199,3 +200,23 @@ async def test_most_room_takes_the_alternative_with_the_most_headroom_in_the_fir
     await engine.reserve(Reservation((rate(keys("a"), 100, 40), rate(keys("b"), 100, 81))))  # a: 0, b: 9 left
     spill = await engine.reserve(Reservation((), options, most_room=True, tiers=(0, 0, 1)))
     assert spill.chosen == 2, "tier 0 is full: the next tier's best"
+
+
+async def test_window_buckets_hold_a_period_s_spend_and_take_refunds(engine: LimitEngine, keys: Keys) -> None:
+    budget = Demand(keys("budget:2026-11"), WINDOW, 1_000_000, 3600.0, 400_000)  # $1.00 in µUSD, $0.40 a call
+    assert (await engine.reserve(Reservation((budget,)))).remaining == (600_000,)
+    assert (await engine.reserve(Reservation((budget,)))).remaining == (200_000,)
+    refused = await engine.reserve(Reservation((budget,)))
+    assert not refused.ok and refused.retry_after == pytest.approx(3600), "until the window ends"
+    engine.settle(Settlement(refunds=[(budget, 300_000)]))  # the first call cost $0.10 of the $0.40 reserved
+    again = await engine.reserve(Reservation((budget,)))
+    assert again.ok and again.remaining == (100_000,)
+    too_big = await engine.reserve(Reservation((Demand(budget.key, WINDOW, 1_000_000, 3600.0, 2_000_000),)))
+    assert not too_big.ok and too_big.retry_after == 0
+    audit = Demand(budget.key, WINDOW, 1_000_000, 3600.0, 500_000, enforce=False)
+    over = await engine.reserve(Reservation((audit,)))
+    assert over.ok and over.audit == (0,) and over.remaining == (-400_000,)
+    engine.settle(Settlement(refunds=[(budget, 10_000_000)]))
+    assert (await engine.reserve(Reservation((Demand(budget.key, WINDOW, 1_000_000, 3600.0, 0),)))).remaining == (
+        1_000_000,
+    ), "a refund never takes the spend below zero"

@@ -15,6 +15,7 @@ from wardgate.api.admin import (
     org_projects,
     org_users,
     routing,
+    spend,
 )
 
 ALL: list[APIRouter] = [
@@ -28,4 +29,5 @@ ALL: list[APIRouter] = [
     credentials.router,
     routing.router,
     limits.router,
+    spend.router,
 ]
