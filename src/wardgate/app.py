@@ -35,7 +35,9 @@ from wardgate.identity.cache import IdentityCache
 from wardgate.identity.jwt import JwtSettings, JwtVerifier
 from wardgate.identity.notify import IdentityNotifier
 from wardgate.limits.alerts import BudgetAlerts
+from wardgate.limits.budgets import BudgetPolicy
 from wardgate.limits.redis_engine import RedisEngine
+from wardgate.limits.seed import BudgetSeeder
 from wardgate.limits.shared import SharedEngine
 from wardgate.observability.logging import AccessLog, configure_logging
 from wardgate.observability.metrics import CONTENT_TYPE, Sources, registry_for, render
@@ -81,6 +83,7 @@ class Gateway:
         self._breaker_sync: SharedBreakers | None = None
         self._metrics: CollectorRegistry | None = None
         self._spend: SpendLedger | None = None
+        self._seeder: BudgetSeeder | None = None
         """Shares breaker state with the other replicas (Redis), when configured."""
         """``/auth/*`` sign-in routes, when ``auth.oidc`` is configured."""
         self._other = Starlette(
@@ -242,6 +245,14 @@ class Gateway:
                 interval=loaded.config.server.reload_interval,
             )
             self._watcher.start()
+        self._seeder = BudgetSeeder(db, lambda: routing.limits)  # budgets carry on from the ledger after a restart
+        policy = current_budgets(state)
+        if policy is not None:
+            try:
+                await self._seeder.seed(policy)
+            except Exception as exc:  # the database is down: the background pass tries again
+                _log.warning("budget seeding failed at start", extra={"fields": {"error": repr(exc)}})
+        self._seeder.start(lambda: current_budgets(state))
         self._metrics = registry_for(metric_sources(state))
         state.ready = True
         self.state = state
@@ -260,6 +271,8 @@ class Gateway:
                 await self.state.notifier.close()
             if self._breaker_sync is not None:
                 await self._breaker_sync.close()
+            if self._seeder is not None:
+                await self._seeder.close()
             await self.state.routing.budget_alerts.close()
             await self.state.routing.limits.close()
             if self._spend is not None:
@@ -274,6 +287,13 @@ class Gateway:
             if self.state.db is not None:
                 await self.state.db.close()
             self.state.access_log.flush()
+
+
+def current_budgets(state: AppState) -> BudgetPolicy | None:
+    """The active snapshot's budget rules (None without any)."""
+    router = state.snapshot.router
+    gate = router.limits.budgets if router is not None and router.limits is not None else None
+    return gate.policy if gate is not None else None
 
 
 def metric_sources(state: AppState) -> Sources:

@@ -168,6 +168,9 @@ class MemoryEngine:
             return 0.0
         return state[0]
 
+    async def seed_window(self, key: str, spent: float, period: float) -> None:
+        self.seed(key, spent, period)
+
     def seed(self, key: str, spent: float, period: float) -> None:
         """Start a window bucket at what the ledger says was spent (never lowers one already counting)."""
         now = self._clock()

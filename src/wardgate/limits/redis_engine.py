@@ -111,6 +111,14 @@ class RedisEngine:
         except _FAILURES as exc:
             raise LimitStoreUnavailable(type(exc).__name__) from exc
 
+    async def seed_window(self, key: str, spent: float, period: float) -> None:
+        """Create a missing budget bucket at ``spent`` (a live one already counts more: reservations in flight)."""
+        try:
+            if await self._client.call("HSETNX", key, "u", spent) and period > 0:
+                await self._client.call("PEXPIRE", key, int((period + 86_400) * 1000))
+        except _FAILURES as exc:
+            raise LimitStoreUnavailable(type(exc).__name__) from exc
+
     async def ping(self) -> bool:
         return await self._client.ping()
 

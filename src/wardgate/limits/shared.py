@@ -74,6 +74,14 @@ class SharedEngine:
                 self._went_down(exc)
         return await self.local.claim(key, ttl)
 
+    async def seed_window(self, key: str, spent: float, period: float) -> None:
+        self.local.seed(key, spent, period)  # for a fallback while Redis is down
+        if self._down_since is None:
+            try:
+                await self.remote.seed_window(key, spent, period)
+            except LimitStoreUnavailable as exc:
+                self._went_down(exc)
+
     def stats(self) -> dict[str, Any]:
         return {
             "store": "redis",

@@ -62,6 +62,9 @@ def remote_engine(remote: RedisEngine) -> LimitEngine:
         def stats(self) -> dict[str, object]:
             return {}
 
+        async def remote_seed(self, key: str, spent: float, period: float) -> None:
+            await remote.seed_window(key, spent, period)
+
         async def close(self) -> None:
             await remote.close()
 
@@ -220,3 +223,12 @@ async def test_window_buckets_hold_a_period_s_spend_and_take_refunds(engine: Lim
     assert (await engine.reserve(Reservation((Demand(budget.key, WINDOW, 1_000_000, 3600.0, 0),)))).remaining == (
         1_000_000,
     ), "a refund never takes the spend below zero"
+
+
+async def test_a_seed_starts_a_missing_window_and_never_lowers_a_live_one(engine: LimitEngine, keys: Keys) -> None:
+    seed = getattr(engine, "seed_window", None) or engine.remote_seed  # type: ignore[attr-defined]
+    await seed(keys("budget:seeded"), 700_000, 3600.0)
+    probe = Demand(keys("budget:seeded"), WINDOW, 1_000_000, 3600.0, 0)
+    assert (await engine.reserve(Reservation((probe,)))).remaining == (300_000,)
+    await seed(keys("budget:seeded"), 100_000, 3600.0)
+    assert (await engine.reserve(Reservation((probe,)))).remaining == (300_000,)
