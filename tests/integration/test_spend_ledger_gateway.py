@@ -1,6 +1,7 @@
 """The spend ledger behind a real gateway process: every answered request has its row with the cost computed from
 the catalog (also for streams, whose usage the client never asked for), the cost header on whole answers, and a
-SIGTERM under load loses no row — what was not shipped before the exit is shipped by the next start."""
+SIGTERM under load loses no row — what was not shipped before the exit is shipped by the next start — and neither
+does a 30-second PostgreSQL outage."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ import openai
 import pytest
 from gateway_process import GatewayProcess
 from sqlalchemy import func, select
+from tcp_proxy import ThreadedTcpProxy
 
+from db_backends import PG_HOST, _truncate
 from wardgate.storage.database import Database
 from wardgate.storage.schema import spend_ledger
 from wardgate.testing import Behavior, FakeOpenAI, FakeServerThread
@@ -160,3 +163,30 @@ def test_sigterm_under_load_loses_no_ledger_row(fake: FakeOpenAI, tmp_path: Path
     finally:
         restarted.stop()
     assert count(database) >= answered, (survivors, answered)
+
+
+def test_a_30_second_postgresql_outage_loses_no_ledger_row(fake: FakeOpenAI, pg_template: str, tmp_path: Path) -> None:
+    direct = f"{PG_HOST}/{pg_template}"
+    asyncio.run(_truncate(direct))
+    proxy = ThreadedTcpProxy(5432)
+    proxy.start()
+    gateway = start(tmp_path / "gw", fake.url, f"postgresql://postgres@127.0.0.1:{proxy.port}/{pg_template}")
+    try:
+        client = openai.OpenAI(base_url=gateway.base_url, api_key=MASTER, max_retries=0, timeout=10)
+        for _ in range(20):
+            client.chat.completions.create(model="chat", messages=HI)  # type: ignore[arg-type]
+        until(lambda: count(direct) == 20, 10)
+        proxy.stop()  # the outage: every connection cut, new ones refused
+        outage = time.monotonic()
+        answered = 20
+        while time.monotonic() - outage < 30:
+            client.chat.completions.create(model="chat", messages=HI)  # type: ignore[arg-type]
+            answered += 1
+            time.sleep(0.2)
+        assert count(direct) == 20, "nothing can have reached the database during the outage"
+        proxy.start()
+        until(lambda: count(direct) == answered, 45)  # the shipper's backoff is at most 30 s
+    finally:
+        gateway.stop()
+        proxy.close()
+    assert count(direct) == answered
