@@ -67,26 +67,28 @@ def build_snapshot(
     breakers, health, retry budget and admission, kept across reloads) takes the new config's limits."""
     config = loaded.config
     clients = {p.name: build_client(p, transport, fetcher) for p in config.providers}
-    routes = RouteTable.build(config, clients)
+    prices = PriceBook.load(config.prices)  # checked when the config loaded
+    routes = RouteTable.build(config, clients, prices)
     stages = default_stages(authenticator=authenticator, access_log=access_log if config.server.access_log else None)
     routing = routing if routing is not None else RoutingState()
     router = Router(routes, config.server.routing, routing, limit_admission(config, routes, routing, authenticator))
     routing.configure(config.server.routing, routes.deployment_ids())
     follow_config(routing.breakers, config)  # a deployment whose definition changed starts with a closed breaker
-    prices = PriceBook.load(config.prices)  # checked when the config loaded
     return Snapshot(loaded, clients, routes, compose(stages, router.execute), int(time.time()), router, prices)
 
 
 def limit_admission(
     config: GatewayConfig, routes: RouteTable, routing: RoutingState, authenticator: Authenticator
 ) -> LimitAdmission:
-    """Rate limits for a snapshot: the config's rules over the process's engine (``routing.limits``)."""
+    """Rate limits and budgets for a snapshot: the config's rules over the process's engine (``routing.limits``).
+    The budget gate always exists: keys, teams and projects may carry their own budgets whatever the config says
+    (a request to which no budget applies costs a dict lookup, no worst-case estimate)."""
     cache = authenticator.cache
     settings = config.server.limits
     policy = LimitPolicy(config.limits, routes, settings.agent_header, settings.redis_prefix)
     team_ids = (lambda: cache.team_ids) if cache is not None else dict
     budgets = BudgetPolicy(config.budgets, settings.agent_header, settings.redis_prefix)
-    gate = BudgetGate(budgets, PriceBook.load(config.prices)) if config.budgets else None
+    gate = BudgetGate(budgets, PriceBook.load(config.prices))
     return LimitAdmission(
         policy, lambda: routing.limits, settings, team_ids, routing.limit_events, gate, routing.budget_alerts
     )

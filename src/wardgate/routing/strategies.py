@@ -9,9 +9,9 @@ priority*:
 - ``lowest_latency``: lowest moving average of time to first byte (streams) or duration (whole answers), from this
   process's attempts; a deployment without samples goes first, so it gets measured.
 - ``least_busy``: fewest attempts in flight from this process; ties broken at random.
-- ``lowest_cost``: lowest estimated cost of this request from the configured ``input_cost_per_mtok`` and
-  ``output_cost_per_mtok`` (the packaged model data carries no prices): prompt tokens estimated at about 4
-  characters each, output the request's ``max_tokens`` (else 256). Deployments without a price come last.
+- ``lowest_cost``: lowest estimated cost of this request from the deployment's ``input_cost_per_mtok`` and
+  ``output_cost_per_mtok``, else the price catalog's (``wardgate.pricing``): the prompt's counted tokens and the
+  request's ``max_tokens`` (else 256) of output. Deployments without a price come last.
 
 - ``remaining_quota``: the deployment with the most headroom left in its provider quota (``limits``: the share
   left of its tightest bucket after this request), decided atomically with the reservation by the rate-limit

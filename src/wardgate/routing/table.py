@@ -11,6 +11,7 @@ from wardgate.config.limits_config import DeploymentLimits
 from wardgate.config.routing_config import deployment_id
 from wardgate.config.schema import DeploymentConfig, GatewayConfig, ModelConfig
 from wardgate.core.errors import ModelNotFoundError
+from wardgate.pricing.catalog import PriceBook
 from wardgate.providers.base import DeploymentTarget, ProviderClient
 from wardgate.providers.modeldata import model_profile
 
@@ -29,7 +30,7 @@ class Deployment:
     tags: frozenset[str] = frozenset()
     max_context_tokens: int | None = None
     input_cost: float | None = None
-    """USD per million input tokens (``input_cost_per_mtok``)."""
+    """USD per million input tokens (``input_cost_per_mtok``, else the price catalog's)."""
     output_cost: float | None = None
     header: tuple[bytes, bytes] = (b"", b"")
     """``(b"x-wardgate-deployment", id)``, encoded once."""
@@ -94,6 +95,16 @@ def make_deployment(client: ProviderClient, config: DeploymentConfig) -> Deploym
     )
 
 
+def _priced(deployment: Deployment, prices: PriceBook | None, provider_type: str) -> Deployment:
+    """The catalog's token prices for a deployment without configured ones (for ``lowest_cost``)."""
+    if prices is None or deployment.input_cost is not None or deployment.output_cost is not None:
+        return deployment
+    price = prices.lookup(provider_type, deployment.upstream_model, provider_name=deployment.client.name)
+    if price is None:
+        return deployment
+    return replace(deployment, input_cost=float(price.rates.input), output_cost=float(price.rates.output))
+
+
 def _profile(config: DeploymentConfig) -> tuple[frozenset[str], int | None]:
     """(capabilities lacking, context window) from the model data, with the deployment's overrides."""
     profile = model_profile(config.model)
@@ -155,21 +166,27 @@ class RouteTable:
         self._canonical: dict[frozenset[str], frozenset[str]] = {}
 
     @classmethod
-    def build(cls, config: GatewayConfig, clients: Mapping[str, ProviderClient]) -> RouteTable:
+    def build(
+        cls, config: GatewayConfig, clients: Mapping[str, ProviderClient], prices: PriceBook | None = None
+    ) -> RouteTable:
         """Routes for every model. Fallback and long-context names are resolved here (the config checks refused
-        unknown names and cycles at load)."""
+        unknown names and cycles at load). ``prices`` (the catalog) prices deployments the config did not."""
         canonical = {model.name: model.name for model in config.models}
         for model in config.models:
             for alias in model.aliases:
                 canonical.setdefault(alias, model.name)
         direct = {m.name: [canonical[f] for f in m.fallbacks if f in canonical] for m in config.models}
         sensitive_tag = config.server.routing.sensitive_tag
+        types = {provider.name: provider.type for provider in config.providers}
         routes = {}
         for model in config.models:
             long_context = model.long_context
             routes[model.name] = make_route(
                 model,
-                tuple(make_deployment(clients[d.provider], d) for d in model.deployments),
+                tuple(
+                    _priced(make_deployment(clients[d.provider], d), prices, types.get(d.provider, ""))
+                    for d in model.deployments
+                ),
                 fallbacks=_chain(model.name, direct),
                 long_context=canonical.get(long_context.model) if long_context is not None else None,
                 sensitive_tag=sensitive_tag,

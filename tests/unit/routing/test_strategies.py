@@ -12,7 +12,7 @@ from routing_fakes import ScriptedClient, build_table, chat, context, gateway_co
 from wardgate.routing.facts import RequestFacts
 from wardgate.routing.health import HealthRegistry
 from wardgate.routing.strategies import estimated_cost, order
-from wardgate.routing.table import ModelRoute
+from wardgate.routing.table import ModelRoute, RouteTable
 
 CLIENTS = {name: ScriptedClient(name) for name in ("a", "b", "c", "d")}
 
@@ -129,3 +129,25 @@ def test_sticky_overrides_the_strategy_but_not_priority() -> None:
         messages = [{"role": "user", "content": f"conversation {n}"}]
         picks = {tuple(ids(r, rng=random.Random(seed), messages=messages)) for seed in range(5)}
         assert len(picks) == 1 and next(iter(picks))[-1] == "a/x"
+
+
+def test_lowest_cost_uses_the_price_catalog_for_deployments_without_configured_prices() -> None:
+    from wardgate.pricing.catalog import PriceBook
+
+    models = [
+        {
+            "name": "m",
+            "strategy": "lowest_cost",
+            "deployments": [
+                {"provider": "a", "model": "gpt-4o"},  # $2.50 / $10 per million in the catalog
+                {"provider": "b", "model": "gpt-4o-mini"},  # $0.15 / $0.60
+                {"provider": "c", "model": "my-local-model"},  # unpriced: last
+            ],
+        }
+    ]
+    config = gateway_config(models)
+    routes = RouteTable.build(config, {n: ScriptedClient(n) for n in "abc"}, PriceBook.load(config.prices))
+    route = routes.resolve("m")
+    assert [d.input_cost for d in route.deployments] == [2.5, 0.15, None]
+    ordered = order(route, RequestFacts(chat("m"), context()), HealthRegistry(), random.Random())
+    assert [d.id for d in ordered] == ["b/gpt-4o-mini", "a/gpt-4o", "c/my-local-model"]
