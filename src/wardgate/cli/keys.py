@@ -4,7 +4,8 @@ A new key's secret (create, rotate) goes to stdout alone, so ``KEY=$(wardgate ke
 was made and the warning that the secret is not shown again go to stderr. ``--json`` prints the whole answer.
 Durations are a number with an optional unit: ``45s``, ``15m``, ``12h``, ``30d``, ``2w`` (no unit: seconds).
 ``create`` and ``update`` take the rate-limit options of ``cli.limits`` (``--rpm``, ``--tpm``, ``--tpd``,
-``--concurrent``, ``--limit-mode`` …); ``show`` prints the key's limits.
+``--concurrent``, ``--limit-mode`` …) and budget options (``--budget-usd``, ``--budget-period``, ``--budget-mode``,
+``--no-budget``); ``show`` prints the key's limits and budget.
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ def create(
         "user_id": user,
         "service_principal_id": service_principal,
         "limits": limits.created(),
+        "budgets": limits.created_budget(),
     }
     body.update({field: value for field, value in optional.items() if value is not None})
     created = AdminClient(url).post("/keys", body)
@@ -168,7 +170,7 @@ def update(
         body["expires_at"] = None
     client = AdminClient(url)
     if not limits.empty:
-        body["limits"] = limits.applied_to(client.get(f"/keys/{key_id}").get("limits"))
+        body.update(limits.patch(client.get(f"/keys/{key_id}")))
     if not body:
         raise click.UsageError("nothing to change")
     _show_one(client.patch(f"/keys/{key_id}", body), as_json)

@@ -3,6 +3,10 @@
 ``--limit-count input|output|total``, ``--limit-mode audit|enforce``, ``--limit-unavailable open|closed`` and
 ``--no-limits`` (update: remove every limit). The API replaces an object's whole ``limits`` on update, so
 ``update`` merges the options into the limits the object has now (read first) and sends the result.
+
+The same commands take the object's own budget: ``--budget-usd AMOUNT``, ``--budget-period
+daily|weekly|monthly|total`` (default monthly), ``--budget-mode audit|enforce`` and ``--no-budget`` (update: remove
+it); an update merges them into the current budget the same way (a new budget needs ``--budget-usd``).
 """
 
 from __future__ import annotations
@@ -29,6 +33,13 @@ _CHOICES = {
     "limit_unavailable": ("on_unavailable", ("open", "closed"), "When Redis is down: open (default) or closed."),
 }
 _SHORT = {"requests_per_minute": "rpm", "tokens_per_minute": "tpm", "tokens_per_day": "tpd"}
+_BUDGET = {"budget_usd": "amount_usd", "budget_period": "period", "budget_mode": "mode"}
+
+
+def _budget(budget: dict[str, Any]) -> dict[str, Any]:
+    if "amount_usd" not in budget:
+        raise click.UsageError("a budget needs --budget-usd")
+    return budget
 
 
 class _LimitNumber(click.ParamType[int | str, Any]):
@@ -50,10 +61,43 @@ class LimitChange:
     values: Mapping[str, Any] = field(default_factory=dict)
     """LimitSet field → new value, or ``REMOVE``."""
     clear: bool = False
+    budget: Mapping[str, Any] = field(default_factory=dict)
+    """BudgetSet field (amount_usd, period, mode) → new value."""
+    no_budget: bool = False
 
     @property
     def empty(self) -> bool:
-        return not self.values and not self.clear
+        """Nothing asked: neither the limits nor the budget change."""
+        return not self.values and not self.clear and not self.budget_changed
+
+    @property
+    def limits_changed(self) -> bool:
+        return bool(self.values) or self.clear
+
+    @property
+    def budget_changed(self) -> bool:
+        return bool(self.budget) or self.no_budget
+
+    def created_budget(self) -> dict[str, Any] | None:
+        """The ``budgets`` of a new object (None: the options set none)."""
+        if self.no_budget:
+            raise click.UsageError("--no-budget only makes sense when updating")
+        return _budget(dict(self.budget)) if self.budget else None
+
+    def budget_applied_to(self, current: Mapping[str, Any] | None) -> dict[str, Any]:
+        """The ``budgets`` an update sends: the current budget (none after ``--no-budget``) with the options."""
+        budget = {} if self.no_budget else dict(current or {})
+        budget.update(self.budget)
+        return _budget(budget) if budget else {}
+
+    def patch(self, current: Mapping[str, Any]) -> dict[str, Any]:
+        """The ``limits`` and ``budgets`` an update of the object ``current`` sends (only those that change)."""
+        body: dict[str, Any] = {}
+        if self.limits_changed:
+            body["limits"] = self.applied_to(current.get("limits"))
+        if self.budget_changed:
+            body["budgets"] = self.budget_applied_to(current.get("budgets"))
+        return body
 
     def created(self) -> dict[str, Any] | None:
         """The ``limits`` of a new object (None: the options set none)."""
@@ -79,10 +123,38 @@ def limit_options(command: F) -> F:
     def run(*args: Any, **kwargs: Any) -> Any:
         values = {name: kwargs.pop(option) for option, (name, _) in _NUMBERS.items()}
         values.update({name: kwargs.pop(option) for option, (name, _, _) in _CHOICES.items()})
-        change = LimitChange({k: v for k, v in values.items() if v is not None}, kwargs.pop("no_limits"))
+        budget = {name: kwargs.pop(option) for option, name in _BUDGET.items()}
+        change = LimitChange(
+            {k: v for k, v in values.items() if v is not None},
+            kwargs.pop("no_limits"),
+            {k: v for k, v in budget.items() if v is not None},
+            kwargs.pop("no_budget"),
+        )
         return command(*args, limits=change, **kwargs)
 
     decorated: Callable[..., Any] = run
+    decorated = click.option("--no-budget", is_flag=True, help="Remove the budget (update).")(decorated)
+    decorated = click.option(
+        "--budget-mode",
+        "budget_mode",
+        type=click.Choice(("audit", "enforce")),
+        default=None,
+        help="audit: alert and log, never refuse (default enforce).",
+    )(decorated)
+    decorated = click.option(
+        "--budget-period",
+        "budget_period",
+        type=click.Choice(("daily", "weekly", "monthly", "total")),
+        default=None,
+        help="The budget's window, a UTC calendar period (default monthly).",
+    )(decorated)
+    decorated = click.option(
+        "--budget-usd",
+        "budget_usd",
+        type=click.FloatRange(min=0, min_open=True),
+        default=None,
+        help="Spend budget in USD per period.",
+    )(decorated)
     decorated = click.option("--no-limits", is_flag=True, help="Remove every rate limit (update).")(decorated)
     for option, (_, choices, text) in reversed(_CHOICES.items()):
         flag = "--" + option.replace("_", "-")
@@ -99,6 +171,16 @@ def describe(limits: Mapping[str, Any] | None) -> str:
     return " ".join(f"{_SHORT.get(name, name)}={value}" for name, value in limits.items())
 
 
+def describe_budget(budget: Mapping[str, Any] | None) -> str:
+    """One line for tables: ``$500 monthly audit`` (empty when none)."""
+    if not budget or "amount_usd" not in budget:
+        return ""
+    mode = " audit" if budget.get("mode") == "audit" else ""
+    return f"${budget['amount_usd']:g} {budget.get('period', 'monthly')}{mode}"
+
+
 def with_described_limits(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Rows with ``limits`` shown as :func:`describe` does (for list tables)."""
-    return [{**row, "limits": describe(row.get("limits"))} for row in rows]
+    """Rows with ``limits`` and ``budgets`` shown as :func:`describe` and :func:`describe_budget` do (for tables)."""
+    return [
+        {**row, "limits": describe(row.get("limits")), "budgets": describe_budget(row.get("budgets"))} for row in rows
+    ]

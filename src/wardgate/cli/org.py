@@ -1,8 +1,9 @@
 """``wardgate teams|projects|users|members|service-principals``: the organisation structure through a running
 gateway's admin API (``--url`` / ``WARDGATE_URL``, ``WARDGATE_ADMIN_KEY``), printed as tables or, with ``--json``,
 as the API's JSON. ``--team`` takes a team's name or id (names are looked up through the team list); ``--user``
-takes a user id or email. ``teams create|update`` and ``projects create|update`` take the rate-limit options of
-``cli.limits`` (a team's limits are for org admins; a team admin sets its projects'); ``show`` prints them."""
+takes a user id or email. ``teams create|update`` and ``projects create|update`` take the rate-limit and budget
+options of ``cli.limits`` (a team's limits and budget are for org admins; a team admin sets its projects');
+``show`` prints them."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from wardgate.cli.admin_client import AdminClient, connection_options, fail, sho
 from wardgate.cli.base import main
 from wardgate.cli.limits import LimitChange, limit_options, with_described_limits
 
-TEAM_COLUMNS = ("id", "name", "limits", "metadata", "created_at")
-PROJECT_COLUMNS = ("id", "name", "team_id", "limits", "metadata", "created_at")
+TEAM_COLUMNS = ("id", "name", "limits", "budgets", "metadata", "created_at")
+PROJECT_COLUMNS = ("id", "name", "team_id", "limits", "budgets", "metadata", "created_at")
 USER_COLUMNS = ("id", "email", "name", "org_role", "disabled", "created_at")
 MEMBER_COLUMNS = ("user_id", "email", "name", "role", "disabled")
 PRINCIPAL_COLUMNS = ("id", "name", "kind", "team_id", "project_id", "created_at")
@@ -68,10 +69,16 @@ def update_body(limits: LimitChange, current: Any, **fields: Any) -> dict[str, A
     """A PATCH body from options (None: unchanged); ``current`` fetches the object when limits change."""
     body = {name: value for name, value in fields.items() if value is not None}
     if not limits.empty:
-        body["limits"] = limits.applied_to(current().get("limits"))
+        body.update(limits.patch(current()))
     if not body:
         raise click.UsageError("nothing to change")
     return body
+
+
+def created_fields(limits: LimitChange) -> dict[str, Any]:
+    """The ``limits`` and ``budgets`` of a new team or project, those the options set."""
+    made = {"limits": limits.created(), "budgets": limits.created_budget()}
+    return {name: value for name, value in made.items() if value}
 
 
 def show_one(item: dict[str, Any], as_json: bool) -> None:
@@ -102,8 +109,8 @@ def list_teams(url: str | None, as_json: bool) -> None:
 @limit_options
 @connection_options
 def create_team(name: str, url: str | None, as_json: bool, limits: LimitChange) -> None:
-    """Create the team NAME (org admins), optionally with rate limits."""
-    body: dict[str, Any] = {"name": name, **({"limits": created} if (created := limits.created()) else {})}
+    """Create the team NAME (org admins), optionally with rate limits and a budget."""
+    body: dict[str, Any] = {"name": name, **created_fields(limits)}
     show_rows(AdminClient(url).post("/teams", body), TEAM_COLUMNS, as_json=as_json, title="Created team")
 
 
@@ -113,7 +120,7 @@ def create_team(name: str, url: str | None, as_json: bool, limits: LimitChange) 
 @limit_options
 @connection_options
 def update_team(team: str, name: str | None, url: str | None, as_json: bool, limits: LimitChange) -> None:
-    """Rename TEAM (a name or id) or change its rate limits (limits: org admins only)."""
+    """Rename TEAM (a name or id) or change its rate limits or budget (those: org admins only)."""
     client = AdminClient(url)
     path = f"/teams/{team_id(client, team)}"
     show_one(client.patch(path, update_body(limits, lambda: client.get(path), name=name)), as_json)
@@ -165,9 +172,9 @@ def list_projects(team: str, url: str | None, as_json: bool) -> None:
 @limit_options
 @connection_options
 def create_project(team: str, name: str, url: str | None, as_json: bool, limits: LimitChange) -> None:
-    """Create the project NAME in a team, optionally with rate limits (team admins)."""
+    """Create the project NAME in a team, optionally with rate limits and a budget (team admins)."""
     client = AdminClient(url)
-    body: dict[str, Any] = {"name": name, **({"limits": made} if (made := limits.created()) else {})}
+    body: dict[str, Any] = {"name": name, **created_fields(limits)}
     created = client.post(f"/teams/{team_id(client, team)}/projects", body)
     show_rows(created, PROJECT_COLUMNS, as_json=as_json, title="Created project")
 
@@ -186,7 +193,7 @@ def show_project(project_id: str, url: str | None, as_json: bool) -> None:
 @limit_options
 @connection_options
 def update_project(project_id: str, name: str | None, url: str | None, as_json: bool, limits: LimitChange) -> None:
-    """Rename a project (by id) or change its rate limits (team admins)."""
+    """Rename a project (by id) or change its rate limits or budget (team admins)."""
     client = AdminClient(url)
     path = f"/projects/{project_id}"
     show_one(client.patch(path, update_body(limits, lambda: client.get(path), name=name)), as_json)

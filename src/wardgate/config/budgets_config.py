@@ -39,19 +39,29 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class BudgetRule(_Strict):
-    name: str = Field(pattern=_NAME)
-    scope: BudgetScope
-    match: str | None = Field(default=None, min_length=1, max_length=256)
+class BudgetSet(_Strict):
+    """One budget without a subject: what a key, team or project carries (``budgets`` in the admin API) and the
+    body of every config rule."""
+
     period: Period = "monthly"
     amount_usd: float = Field(gt=0, le=1e12)
     alerts: list[float] = Field(default_factory=lambda: [0.8, 1.0], max_length=10)
     mode: PolicyMode = "enforce"
 
     @model_validator(mode="after")
-    def _shares(self) -> BudgetRule:
+    def _shares(self) -> BudgetSet:
         if any(not 0 < share <= 10 for share in self.alerts):
             raise ValueError("alert thresholds are shares of the amount, above 0 (1.0 = the whole budget)")
+        return self
+
+
+class BudgetRule(BudgetSet):
+    name: str = Field(pattern=_NAME)
+    scope: BudgetScope
+    match: str | None = Field(default=None, min_length=1, max_length=256)
+
+    @model_validator(mode="after")
+    def _one_org(self) -> BudgetRule:
         if self.scope == "org" and self.match is not None:
             raise ValueError("an org budget has no `match` (there is one organisation)")
         return self

@@ -153,6 +153,9 @@ class Principal:
     limits: Mapping[str, Any] = field(default_factory=dict)
     """Rate limits carried by the principal's own objects: "key", "team", "project" → a
     ``wardgate.config.limits_config.LimitSet`` (only those that set any limit)."""
+    budgets: Mapping[str, Any] = field(default_factory=dict)
+    """Budgets carried by the principal's own objects: "key", "team", "project" → a
+    ``wardgate.config.budgets_config.BudgetSet`` (only those that set one)."""
 
     @property
     def team_id(self) -> str | None:

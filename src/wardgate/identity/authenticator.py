@@ -10,8 +10,9 @@ The caller presents one credential, taken from ``Authorization: Bearer``, ``x-ap
    the verifier caches verified tokens) and mapped to teams and roles (``kind="jwt"``);
 4. without any key header, the ``wardgate_session`` cookie through ``session_resolver`` (set by the SSO sign-in).
 
-A person (JWT or session) in exactly one team carries that team's rate limits in ``Principal.limits["team"]``
-(from the cache, no SQL); in several teams or none, no limits (a key's principal comes with its limits built).
+A person (JWT or session) in exactly one team carries that team's rate limits in ``Principal.limits["team"]`` and
+its budget in ``Principal.budgets["team"]`` (from the cache, no SQL); in several teams or none, neither (a key's
+principal comes with its limits and budgets built).
 
 A virtual key that is unknown, revoked, disabled or expired gets one answer, 401 ``invalid_api_key`` "Invalid API
 key.". Saying "expired" would tell a holder of a revoked key that it was revoked (for a thief: that the theft was
@@ -24,6 +25,7 @@ import dataclasses
 import hmac
 from collections.abc import Awaitable, Callable, Mapping
 from types import MappingProxyType
+from typing import Any
 
 from wardgate.core.errors import AuthenticationError
 from wardgate.core.keys import hash_key
@@ -111,12 +113,17 @@ class Authenticator:
         return self._with_team_limits(principal)
 
     def _with_team_limits(self, principal: Principal) -> Principal:
-        """A person's principal with its team's limits, when it is in exactly one team that sets some."""
-        team_id = principal.team_id
-        limits = self.cache.team_limits(team_id) if self.cache is not None and team_id is not None else None
-        if limits is None or principal.limits.get("team") is limits:
+        """A person's principal with its team's limits and budget, when it is in exactly one team that sets some."""
+        team_id, cache = principal.team_id, self.cache
+        if cache is None or team_id is None:
             return principal
-        return dataclasses.replace(principal, limits=MappingProxyType({**principal.limits, "team": limits}))
+        limits, budget = cache.team_limits(team_id), cache.team_budget(team_id)
+        changes: dict[str, Any] = {}
+        if limits is not None and principal.limits.get("team") is not limits:
+            changes["limits"] = MappingProxyType({**principal.limits, "team": limits})
+        if budget is not None and principal.budgets.get("team") is not budget:
+            changes["budgets"] = MappingProxyType({**principal.budgets, "team": budget})
+        return dataclasses.replace(principal, **changes) if changes else principal
 
     def _from_token(self, token: VerifiedToken) -> Principal:
         """The principal of a verified token, mapped once per token object and identity-cache version (the JWT

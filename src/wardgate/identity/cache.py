@@ -1,11 +1,12 @@
 """``IdentityCache``: the in-memory identity index the request path reads with dict lookups only — virtual keys by
-``key_hash``, team names → ids, users by external id (for JWT claim mapping), and the rate limits of teams and
-projects.
+``key_hash``, team names → ids, users by external id (for JWT claim mapping), and the rate limits and budgets of
+teams and projects.
 
-Each key's ``Principal`` is built here, its ``limits`` included: ``{"key"|"team"|"project": LimitSet}`` for the
-key's own limits, its team's and its project's, only those that set a limit. Stored limits are parsed once per
-change; a value that no longer validates is logged once and ignored (never an authentication failure). A change to
-a team's or project's limits rebuilds the principals of that team's or project's keys in the same refresh.
+Each key's ``Principal`` is built here, its ``limits`` and ``budgets`` included: ``{"key"|"team"|"project":
+LimitSet}`` for the key's own limits, its team's and its project's, only those that set a limit, and likewise
+``{"key"|"team"|"project": BudgetSet}``. Stored values are parsed once per change; a value that no longer validates
+is logged once and ignored (never an authentication failure). A change to a team's or project's limits or budget
+rebuilds the principals of that team's or project's keys in the same refresh.
 
 ``start(db)`` loads everything; a background task then polls for rows whose ``updated_at`` is at least the newest
 ``updated_at`` seen minus ``overlap`` (so commits with equal or slightly skewed timestamps, or that committed late,
@@ -30,12 +31,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Generic, TypeVar
 
+from pydantic import BaseModel
 from sqlalchemy import Select, select
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from wardgate.config.budgets_config import BudgetSet
 from wardgate.config.limits_config import LimitSet
 from wardgate.core.types import TEAM_ROLES, Principal, Role
 from wardgate.storage.database import Database
@@ -57,15 +60,20 @@ _KEY_COLUMNS = (
     virtual_keys.c.revoked_at,
     virtual_keys.c.rotated_to,
     virtual_keys.c.limits,
+    virtual_keys.c.budgets,
     virtual_keys.c.metadata,
     virtual_keys.c.updated_at,
 )
 _KEYS = select(*_KEY_COLUMNS)
-_TEAMS = select(teams.c.id, teams.c.name, teams.c.limits, teams.c.updated_at)
-_PROJECTS = select(projects.c.id, projects.c.limits, projects.c.updated_at)
+_TEAMS = select(teams.c.id, teams.c.name, teams.c.limits, teams.c.budgets, teams.c.updated_at)
+_PROJECTS = select(projects.c.id, projects.c.limits, projects.c.budgets, projects.c.updated_at)
 _USERS = select(users.c.id, users.c.external_id, users.c.disabled, users.c.updated_at)
 _NEVER = float("inf")
 _NO_LIMITS: Mapping[str, LimitSet] = MappingProxyType({})
+_NO_BUDGETS: Mapping[str, BudgetSet] = MappingProxyType({})
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 
 
 def _utc(moment: datetime | None) -> datetime | None:
@@ -80,21 +88,31 @@ def _stored(value: Any) -> Any:
     return MappingProxyType(dict(value)) if isinstance(value, dict) else value
 
 
-def parse_limits(stored: Any, owner: str) -> LimitSet | None:
-    """The ``LimitSet`` a stored ``limits`` value describes, or None when it sets no limit. A value that does not
-    validate (written by an older or newer gateway, or by hand) is logged and ignored: it must never break
-    authentication. Callers parse each stored value once per change, so the warning is not repeated."""
+def _parse(model: type[M], stored: Any, owner: str, what: str) -> M | None:
+    """``stored`` as a ``model``, or None when empty. A value that does not validate (written by an older or newer
+    gateway, or by hand) is logged and ignored: it must never break authentication. Callers parse each stored value
+    once per change, so the warning is not repeated."""
     if not stored:
         return None
     try:
-        limits = LimitSet.model_validate(dict(stored) if isinstance(stored, Mapping) else stored)
+        return model.model_validate(dict(stored) if isinstance(stored, Mapping) else stored)
     except Exception as error:  # any bad value, whatever pydantic makes of it
         _log.warning(
-            "stored limits are not valid; ignoring them",
+            f"stored {what} are not valid; ignoring them",
             extra={"fields": {"object": owner, "error": f"{type(error).__name__}: {error}"}},
         )
         return None
-    return None if limits.empty else limits
+
+
+def parse_limits(stored: Any, owner: str) -> LimitSet | None:
+    """The ``LimitSet`` a stored ``limits`` value describes, or None when it sets no limit (or is not valid)."""
+    limits = _parse(LimitSet, stored, owner, "limits")
+    return None if limits is None or limits.empty else limits
+
+
+def parse_budget(stored: Any, owner: str) -> BudgetSet | None:
+    """The ``BudgetSet`` a stored ``budgets`` value describes, or None when it is ``{}`` (or is not valid)."""
+    return _parse(BudgetSet, stored, owner, "budgets")
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +136,8 @@ class KeyRecord:
     updated_at: datetime
     limits: Any
     """The key's own ``limits`` as stored (normally a JSON object; parsed by the cache)."""
+    budgets: Any = None
+    """The key's own ``budgets`` as stored (likewise)."""
 
     @classmethod
     def from_row(cls, row: Row[Any]) -> KeyRecord:
@@ -139,11 +159,14 @@ class KeyRecord:
             metadata=MappingProxyType(dict(row.metadata or {})),
             updated_at=_utc(row.updated_at) or datetime.min.replace(tzinfo=UTC),
             limits=_stored(row.limits),
+            budgets=_stored(row.budgets),
         )
 
-    def principal(self, limits: Mapping[str, LimitSet] = _NO_LIMITS) -> Principal | None:
+    def principal(
+        self, limits: Mapping[str, LimitSet] = _NO_LIMITS, budgets: Mapping[str, BudgetSet] = _NO_BUDGETS
+    ) -> Principal | None:
         """The principal this key stands for, or None when it can never authenticate (disabled, revoked, or a
-        stored role that is not a team role). ``limits``: the parsed limits that apply to it, by scope."""
+        stored role that is not a team role). ``limits``, ``budgets``: the parsed ones that apply, by scope."""
         if not self.enabled or self.revoked_at is not None or self.role not in TEAM_ROLES:
             return None
         return Principal(
@@ -157,6 +180,7 @@ class KeyRecord:
             expires_at=self.expires_at,
             metadata=self.metadata,
             limits=limits,
+            budgets=budgets,
         )
 
 
@@ -175,36 +199,38 @@ class _KeyEntry:
     """Unix time of expiry (``inf`` when none): compared with ``time.time()`` on every lookup."""
     limits: LimitSet | None
     """The key's own limits, parsed (None: none set, or not valid)."""
+    budget: BudgetSet | None = None
+    """The key's own budget, parsed (likewise)."""
 
 
-class _LimitIndex:
-    """The parsed limits of one kind of object (teams or projects) by id, only those that set a limit. Each stored
-    value is parsed once per change; ``apply`` says whose parsed limits changed."""
+class _LimitIndex(Generic[T]):
+    """The parsed ``column`` (limits or budgets) of one kind of object (teams or projects) by id, only those that set
+    one. Each stored value is parsed once per change; ``apply`` says whose parsed values changed."""
 
-    def __init__(self, kind: str) -> None:
-        self.kind = kind
+    def __init__(self, kind: str, column: str, parse: Callable[[Any, str], T | None]) -> None:
+        self.kind, self.column, self._parse = kind, column, parse
         self.stored: dict[str, Any] = {}
-        self.parsed: dict[str, LimitSet] = {}
+        self.parsed: dict[str, T] = {}
 
     def apply(self, rows: list[Row[Any]], full: bool) -> set[str]:
-        """Take ``(id, limits)`` rows (a full load also drops the ids it did not see); the ids whose limits changed."""
+        """Take ``(id, column)`` rows (a full load also drops the ids it did not see); the ids whose values changed."""
         if not rows and not full:
             return set()
         stored = {} if full else dict(self.stored)
         parsed = {} if full else dict(self.parsed)
         for row in rows:
-            value = _stored(row.limits)
+            value = _stored(getattr(row, self.column))
             if row.id in self.stored and self.stored[row.id] == value:
                 stored[row.id] = self.stored[row.id]
                 if row.id in self.parsed:
                     parsed[row.id] = self.parsed[row.id]
                 continue
             stored[row.id] = value
-            limits = parse_limits(value, f"{self.kind} {row.id}")
-            if limits is None:
+            found = self._parse(value, f"{self.kind} {row.id}")
+            if found is None:
                 parsed.pop(row.id, None)
             else:
-                parsed[row.id] = limits
+                parsed[row.id] = found
         changed = {i for i in parsed.keys() | self.parsed.keys() if parsed.get(i) != self.parsed.get(i)}
         self.stored, self.parsed = stored, parsed  # replaced, never mutated: readers never see half a refresh
         return changed
@@ -229,15 +255,17 @@ class IdentityCache:
         self._team_names: dict[str, str] = {}
         self._users: dict[str, UserRecord] = {}
         self._user_ext: dict[str, str] = {}
-        self._team_limits = _LimitIndex("team")
-        self._project_limits = _LimitIndex("project")
+        self._team_limits = _LimitIndex("team", "limits", parse_limits)
+        self._project_limits = _LimitIndex("project", "limits", parse_limits)
+        self._team_budgets = _LimitIndex("team", "budgets", parse_budget)
+        self._project_budgets = _LimitIndex("project", "budgets", parse_budget)
         self._marks: dict[str, datetime | None] = {"keys": None, "teams": None, "projects": None, "users": None}
         self._lock = asyncio.Lock()
         self._started_refreshes = 0
         self._last_full = 0.0
         self._task: asyncio.Task[None] | None = None
         self.version = 0
-        """Bumped whenever team names, team limits or users change (caches derived from them check it)."""
+        """Bumped whenever team names, team limits or budgets, or users change (caches derived from them check it)."""
         self.refreshes = 0
         self.failures = 0
         self.last_error: str | None = None
@@ -264,6 +292,10 @@ class IdentityCache:
     def team_limits(self, team_id: str) -> LimitSet | None:
         """The team's parsed limits, or None when it sets none. A dict lookup."""
         return self._team_limits.parsed.get(team_id)
+
+    def team_budget(self, team_id: str) -> BudgetSet | None:
+        """The team's parsed budget, or None when it sets none. A dict lookup."""
+        return self._team_budgets.parsed.get(team_id)
 
     def user_by_external_id(self, external_id: str) -> UserRecord | None:
         user_id = self._user_ext.get(external_id)
@@ -341,8 +373,10 @@ class IdentityCache:
             team_rows = await _rows(conn, _TEAMS, teams.c.updated_at, self._since("teams", full))
             project_rows = await _rows(conn, _PROJECTS, projects.c.updated_at, self._since("projects", full))
             user_rows = await _rows(conn, _USERS, users.c.updated_at, self._since("users", full))
-        limited_teams = self._team_limits.apply(team_rows, full)
-        limited_projects = self._project_limits.apply(project_rows, full)
+        limited_teams = self._team_limits.apply(team_rows, full) | self._team_budgets.apply(team_rows, full)
+        limited_projects = self._project_limits.apply(project_rows, full) | self._project_budgets.apply(
+            project_rows, full
+        )
         self._mark("projects", project_rows)
         self._apply_keys(key_rows, full)
         self._rebuild_principals(limited_teams, limited_projects)
@@ -365,24 +399,20 @@ class IdentityCache:
                 continue
             same = old is not None and old.record.limits == record.limits
             own = old.limits if old is not None and same else parse_limits(record.limits, f"key {record.id}")
-            fresh[record.key_hash] = self._entry(record, own)
+            same = old is not None and old.record.budgets == record.budgets
+            budget = old.budget if old is not None and same else parse_budget(record.budgets, f"key {record.id}")
+            fresh[record.key_hash] = self._entry(record, own, budget)
         self._mark("keys", rows)
         if full:
             self._keys = fresh
         elif any(keys.get(h) is not e for h, e in fresh.items()):
             self._keys = {**keys, **fresh}  # copy on write: a lookup never sees a half-applied refresh
 
-    def _entry(self, record: KeyRecord, own: LimitSet | None) -> _KeyEntry:
+    def _entry(self, record: KeyRecord, own: LimitSet | None, budget: BudgetSet | None) -> _KeyEntry:
         expires = record.expires_at.timestamp() if record.expires_at is not None else _NEVER
-        return _KeyEntry(record, record.principal(self._limits_for(record, own)), expires, own)
-
-    def _limits_for(self, record: KeyRecord, own: LimitSet | None) -> Mapping[str, LimitSet]:
-        """What ``Principal.limits`` holds for a key: its own, its team's and its project's limits, if set."""
-        found = {"key": own, "team": self._team_limits.parsed.get(record.team_id)}
-        if record.project_id is not None:
-            found["project"] = self._project_limits.parsed.get(record.project_id)
-        limits = {scope: limit for scope, limit in found.items() if limit is not None}
-        return MappingProxyType(limits) if limits else _NO_LIMITS
+        limits = _by_scope(record, own, self._team_limits, self._project_limits)
+        budgets = _by_scope(record, budget, self._team_budgets, self._project_budgets)
+        return _KeyEntry(record, record.principal(limits, budgets), expires, own, budget)
 
     def _rebuild_principals(self, team_ids: set[str], project_ids: set[str]) -> None:
         """New principals for the keys of teams and projects whose limits changed (copy on write)."""
@@ -394,7 +424,7 @@ class IdentityCache:
             if entry.record.team_id in team_ids or entry.record.project_id in project_ids
         ]
         if stale:
-            rebuilt = {entry.record.key_hash: self._entry(entry.record, entry.limits) for entry in stale}
+            rebuilt = {e.record.key_hash: self._entry(e.record, e.limits, e.budget) for e in stale}
             self._keys = {**self._keys, **rebuilt}
 
     def _apply_teams(self, rows: list[Row[Any]], full: bool) -> bool:
@@ -430,6 +460,15 @@ class IdentityCache:
             moment, mark = _utc(row.updated_at), self._marks[kind]
             if moment is not None and (mark is None or moment > mark):
                 self._marks[kind] = moment
+
+
+def _by_scope(record: KeyRecord, own: T | None, team: _LimitIndex[T], project: _LimitIndex[T]) -> Mapping[str, T]:
+    """What ``Principal.limits`` (or ``budgets``) holds for a key: its own, its team's and its project's, if set."""
+    found = {"key": own, "team": team.parsed.get(record.team_id)}
+    if record.project_id is not None:
+        found["project"] = project.parsed.get(record.project_id)
+    values = {scope: value for scope, value in found.items() if value is not None}
+    return MappingProxyType(values) if values else _EMPTY
 
 
 async def _rows(conn: AsyncConnection, query: Select[Any], column: Any, since: datetime | None) -> list[Row[Any]]:

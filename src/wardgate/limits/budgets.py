@@ -5,6 +5,10 @@ Windows are UTC calendar periods: a day, an ISO week (Monday first), a month, or
 window's id is part of the bucket key, so a new period starts from zero without any reset job. Subjects are those of
 rate limits (``resolve.subjects_of``) plus the organisation, whose budget every request — the master key's too —
 counts against.
+
+Besides the config rules, a key, team or project may carry its own budget (``Principal.budgets``, set through the
+admin API): it is named after its kind ("key budget", "team budget", "project budget" — names no config rule can
+have, so their buckets never meet) and counts like a rule of that scope matching that one object.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from wardgate.config.budgets_config import BudgetRule, Period
+from wardgate.config.budgets_config import BudgetRule, BudgetSet, Period
 from wardgate.core.errors import QuotaExceededError
 from wardgate.core.types import Principal
 from wardgate.limits.buckets import WINDOW, Demand
@@ -27,6 +31,8 @@ from wardgate.tokens.usage import Usage
 
 MICRO = Decimal(1_000_000)
 ORG = "org"
+OWN_SCOPES = ("key", "team", "project")
+"""The objects that carry their own budget (``Principal.budgets``)."""
 
 
 def micro_usd(amount: Decimal | float) -> int:
@@ -64,25 +70,48 @@ class BudgetPolicy:
         worst_case: Callable[[], Decimal],
         now: datetime | None = None,
     ) -> list[tuple[Demand, Meter, BudgetRule]]:
-        """The window demands of every budget that applies (``worst_case`` is called only when one does)."""
-        if not self.rules:
+        """The window demands of every budget that applies — config rules, then the principal's own objects'
+        budgets (``worst_case`` is called only when one applies)."""
+        own = principal.budgets if principal is not None else None
+        if not self.rules and not own:
             return []
         subjects = subjects_of(principal, "", headers, self.agent_header)
         subjects[ORG] = ORG
+        applying = [
+            (rule, subject)
+            for rule in self.rules
+            if (subject := subjects.get(rule.scope)) is not None
+            and (rule.match is None or _matches(rule, subject, team_ids))
+        ]
+        for scope, budget in (own or {}).items():
+            subject = subjects.get(scope)
+            if subject is not None and scope in OWN_SCOPES and isinstance(budget, BudgetSet):
+                applying.append((own_rule(scope, budget), subject))
+        if not applying:
+            return []
         moment = now or datetime.now(UTC)
+        amount = micro_usd(worst_case())
         out: list[tuple[Demand, Meter, BudgetRule]] = []
-        amount: int | None = None
-        for rule in self.rules:
-            subject = subjects.get(rule.scope)
-            if subject is None or (rule.match is not None and not _matches(rule, subject, team_ids)):
-                continue
-            if amount is None:
-                amount = micro_usd(worst_case())
+        for rule, subject in applying:
             window_id, left = window(rule.period, moment)
             key = f"{self.prefix}{rule.scope}:{subject}:{rule.name}:{window_id}"
             demand = Demand(key, WINDOW, micro_usd(rule.amount_usd), left, amount, rule.mode == "enforce")
             out.append((demand, Meter(rule.name, rule.scope, subject, "usd", rule.period), rule))
         return out
+
+
+def own_rule(scope: str, budget: BudgetSet) -> BudgetRule:
+    """An object's own budget as the rule alerts and meters read: named "<scope> budget", matching that object only
+    (built without validation: the name has a space so that no config rule can share its buckets)."""
+    return BudgetRule.model_construct(
+        name=f"{scope} budget",
+        scope=scope,
+        match=None,
+        period=budget.period,
+        amount_usd=budget.amount_usd,
+        alerts=budget.alerts,
+        mode=budget.mode,
+    )
 
 
 def _matches(rule: BudgetRule, subject: str, team_ids: Mapping[str, str]) -> bool:
@@ -143,7 +172,8 @@ class BudgetGate:
 def budget_refusal(demand: Demand, meter: Meter) -> QuotaExceededError:
     amount = Decimal(int(demand.capacity)) / MICRO
     period = "in all" if meter.per == "total" else f"per {meter.per.removesuffix('ly').replace('dai', 'day')}"
+    which = f"The {meter.scope} budget" + ("" if meter.limit == f"{meter.scope} budget" else f" `{meter.limit}`")
     return QuotaExceededError(
-        f"The {meter.scope} budget `{meter.limit}` (${amount:.2f} {period}) does not cover this request "
+        f"{which} (${amount:.2f} {period}) does not cover this request "
         f"(up to ${Decimal(int(demand.amount)) / MICRO:.4f}); ask an admin to raise it or wait for the next period."
     )

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from wardgate.api.admin.common import Metadata, Name, StrictModel, changed_fields
 from wardgate.api.admin.deps import Admin, AdminDep, PageDep, listing
-from wardgate.api.admin.limit_fields import Budgets, Limits, stored_limits, with_stored_limits
+from wardgate.api.admin.limit_fields import Budgets, Limits, stored_budgets, stored_limits, with_stored_limits
 from wardgate.config.limits_config import LimitSet
 from wardgate.core.errors import InvalidRequestError, ModelNotFoundError, NotFoundError
 from wardgate.core.types import Principal, Role
@@ -42,7 +42,8 @@ _MISSING = {
     "user_id": "no such user.",
     "service_principal_id": "no such service principal in the key's team.",
 }
-NOT_NULL = frozenset({"name", "enabled", "role", "limits", "budgets", "metadata", "team_id"})
+NOT_NULL = frozenset({"name", "enabled", "role", "limits", "metadata", "team_id"})
+"""``budgets`` too may not be null, but ``limit_fields`` refuses that (None there stands for a ``{}`` sent)."""
 
 ModelName = Annotated[str, Field(min_length=1, max_length=200)]
 Models = Annotated[
@@ -63,7 +64,7 @@ class KeyCreate(StrictModel):
     expires_at: datetime | None = None
     expires_in: Annotated[int | None, Field(ge=1, le=MAX_LIFETIME, description="Seconds from now.")] = None
     limits: Limits = Field(default_factory=LimitSet)
-    budgets: Budgets = Field(default_factory=dict)
+    budgets: Budgets = None
     metadata: Metadata = Field(default_factory=dict)
 
 
@@ -76,7 +77,7 @@ class KeyUpdate(StrictModel):
     expires_at: datetime | None = None
     expires_in: Annotated[int | None, Field(ge=1, le=MAX_LIFETIME, description="Sets expires_at.")] = None
     limits: Limits | None = None
-    budgets: Budgets | None = None
+    budgets: Budgets = None
     metadata: Metadata | None = None
     project_id: Ref | None = None
     role: Role | None = None
@@ -128,7 +129,7 @@ async def create_key(body: KeyCreate, admin: AdminDep) -> dict[str, Any]:
             allowed_models=models,
             expires_at=expires_at,
             limits=stored_limits(body.limits),
-            budgets=body.budgets,
+            budgets=stored_budgets(body.budgets),
             metadata=body.metadata,
         )
         await _check_refs(changes.conn, team_id, spec.project_id, user_id, spec.service_principal_id)

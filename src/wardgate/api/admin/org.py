@@ -13,13 +13,16 @@ from pydantic import Field
 
 from wardgate.api.admin.common import Metadata, Name, StrictModel, changed_fields
 from wardgate.api.admin.deps import AdminDep, PageDep, listing
-from wardgate.api.admin.limit_fields import Budgets, Limits, stored_limits, with_stored_limits
+from wardgate.api.admin.limit_fields import Budgets, Limits, stored_budgets, stored_limits, with_stored_limits
 from wardgate.api.admin.org_common import deleted, missing, updates
 from wardgate.config.limits_config import LimitSet
 from wardgate.identity import rbac
 from wardgate.identity.rbac import Action, ObjectKind
 from wardgate.storage import org as store
 from wardgate.storage.changes import Change
+
+NULLABLE = frozenset({"budgets"})
+"""A ``budgets`` of None is a ``{}`` sent to clear it (``limit_fields`` refuses a null)."""
 
 router = APIRouter(tags=["organisation"])
 
@@ -33,14 +36,14 @@ class TeamCreate(StrictModel):
     name: Name
     metadata: Metadata = Field(default_factory=dict)
     limits: Limits = Field(default_factory=LimitSet)
-    budgets: Budgets = Field(default_factory=dict)
+    budgets: Budgets = None
 
 
 class TeamUpdate(StrictModel):
     name: Name | None = None
     metadata: Metadata | None = None
     limits: Limits | None = None
-    budgets: Budgets | None = None
+    budgets: Budgets = None
 
 
 # --- organisation -----------------------------------------------------------------------------------------------
@@ -85,7 +88,11 @@ async def create_team(body: TeamCreate, admin: AdminDep) -> dict[str, Any]:
     rbac.authorize(admin.actor, Action.CREATE, ObjectKind.TEAM, team_id=None)
     async with admin.change() as changes:
         team = await store.create_team(
-            changes.conn, body.name, body.metadata, limits=stored_limits(body.limits), budgets=body.budgets
+            changes.conn,
+            body.name,
+            body.metadata,
+            limits=stored_limits(body.limits),
+            budgets=stored_budgets(body.budgets),
         )
         await changes.record(Change("create", ObjectKind.TEAM, team["id"], team["id"], None, team))
     return team
@@ -104,7 +111,7 @@ async def get_team(team_id: str, admin: AdminDep) -> dict[str, Any]:
 @router.patch("/teams/{team_id}")
 async def update_team(team_id: str, body: TeamUpdate, admin: AdminDep) -> dict[str, Any]:
     rbac.check_fields(admin.actor, ObjectKind.TEAM, changed_fields(body), team_id=team_id)
-    values = with_stored_limits(updates(body), body)
+    values = with_stored_limits(updates(body, NULLABLE), body)
     async with admin.change() as changes:
         before = await store.get_team(changes.conn, team_id)
         if before is None:

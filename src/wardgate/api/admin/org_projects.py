@@ -11,13 +11,16 @@ from pydantic import Field
 
 from wardgate.api.admin.common import Metadata, Name, StrictModel, changed_fields
 from wardgate.api.admin.deps import AdminDep, PageDep, listing
-from wardgate.api.admin.limit_fields import Budgets, Limits, stored_limits, with_stored_limits
+from wardgate.api.admin.limit_fields import Budgets, Limits, stored_budgets, stored_limits, with_stored_limits
 from wardgate.api.admin.org_common import authorized, check_team_exists, deleted, missing, team_for, updates
 from wardgate.config.limits_config import LimitSet
 from wardgate.identity import rbac
 from wardgate.identity.rbac import Action, ObjectKind
 from wardgate.storage import org as store
 from wardgate.storage.changes import Change
+
+NULLABLE = frozenset({"budgets"})
+"""A ``budgets`` of None is a ``{}`` sent to clear it (``limit_fields`` refuses a null)."""
 
 router = APIRouter(tags=["organisation"])
 KIND = ObjectKind.PROJECT
@@ -27,14 +30,14 @@ class ProjectCreate(StrictModel):
     name: Name
     metadata: Metadata = Field(default_factory=dict)
     limits: Limits = Field(default_factory=LimitSet)
-    budgets: Budgets = Field(default_factory=dict)
+    budgets: Budgets = None
 
 
 class ProjectUpdate(StrictModel):
     name: Name | None = None
     metadata: Metadata | None = None
     limits: Limits | None = None
-    budgets: Budgets | None = None
+    budgets: Budgets = None
     team_id: str | None = Field(default=None, description="Move the project to this team (org admins only).")
 
 
@@ -51,7 +54,12 @@ async def create_project(team_id: str, body: ProjectCreate, admin: AdminDep) -> 
     async with admin.change() as changes:
         await team_for(changes.conn, admin.actor, Action.CREATE, KIND, team_id)
         project = await store.create_project(
-            changes.conn, team_id, body.name, body.metadata, limits=stored_limits(body.limits), budgets=body.budgets
+            changes.conn,
+            team_id,
+            body.name,
+            body.metadata,
+            limits=stored_limits(body.limits),
+            budgets=stored_budgets(body.budgets),
         )
         await changes.record(Change("create", KIND, project["id"], team_id, None, project))
     return project
@@ -70,7 +78,7 @@ async def update_project(project_id: str, body: ProjectUpdate, admin: AdminDep) 
         if before is None:
             raise missing(KIND)
         rbac.check_fields(admin.actor, KIND, changed_fields(body), team_id=before["team_id"])
-        values = with_stored_limits(updates(body), body)
+        values = with_stored_limits(updates(body, NULLABLE), body)
         if "team_id" in values:
             await check_team_exists(changes.conn, values["team_id"])
         after = await store.update_project(changes.conn, project_id, values)

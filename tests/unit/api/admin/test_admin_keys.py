@@ -44,10 +44,10 @@ async def test_create_resolves_team_names_and_ids_and_references(gate: Gate) -> 
         service_principal_id="sp_ci",
         user_id="user_alice",
         limits={"requests_per_minute": 60},
-        budgets={"usd_per_day": 5},
+        budgets={"amount_usd": 5, "period": "daily"},
     )
     assert (full["service_principal_id"], full["user_id"]) == ("sp_ci", "user_alice")
-    limits, budgets = {"requests_per_minute": 60}, {"usd_per_day": 5}
+    limits, budgets = {"requests_per_minute": 60}, {"amount_usd": 5.0, "period": "daily"}
     assert (full["limits"], full["budgets"], full["name"]) == (limits, budgets, full["prefix"])
 
 

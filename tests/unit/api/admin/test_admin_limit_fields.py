@@ -26,14 +26,14 @@ async def team(api: AdminApi, name: str = "platform", **extra: Any) -> dict[str,
 
 async def test_team_limits_are_stored_compactly_cleared_and_recorded(admin_api: AdminApi) -> None:
     sent = {**TEAM_LIMITS, "count": "total", "on_unavailable": "open"}  # the last two are the defaults
-    made = await team(admin_api, limits=sent, budgets={"usd_per_month": 500})
-    assert (made["limits"], made["budgets"]) == (TEAM_LIMITS, {"usd_per_month": 500})
+    made = await team(admin_api, limits=sent, budgets={"amount_usd": 500, "period": "monthly"})
+    assert (made["limits"], made["budgets"]) == (TEAM_LIMITS, {"amount_usd": 500.0})
     path = f"{V1}/teams/{made['id']}"
     assert (await admin_api.ok("GET", path))["limits"] == TEAM_LIMITS
     assert (await admin_api.ok("GET", f"{V1}/teams"))["data"][0]["limits"] == TEAM_LIMITS
 
     changed = await admin_api.ok("PATCH", path, {"limits": {"requests_per_minute": 60}})
-    assert (changed["limits"], changed["budgets"]) == ({"requests_per_minute": 60}, {"usd_per_month": 500})
+    assert (changed["limits"], changed["budgets"]) == ({"requests_per_minute": 60}, {"amount_usd": 500.0})
     cleared = await admin_api.ok("PATCH", path, {"limits": {}, "budgets": {}})
     assert (cleared["limits"], cleared["budgets"]) == ({}, {})
 
@@ -110,7 +110,7 @@ async def test_only_org_admins_change_team_limits(admin_api: AdminApi) -> None:
     path = f"{V1}/teams/{made['id']}"
     ta = admin_api.act_as("ta", teams={made["id"]: Role.TEAM_ADMIN})
     org_admin = admin_api.act_as("olga", org_role=Role.ORG_ADMIN)
-    for body in ({"limits": {"tokens_per_minute": 10**9}}, {"limits": {}}, {"budgets": {"usd": 1}}):
+    for body in ({"limits": {"tokens_per_minute": 10**9}}, {"limits": {}}, {"budgets": {"amount_usd": 1}}):
         refused = await admin_api.call("PATCH", path, body, as_=ta)
         assert refused.status == 403 and refused.error["param"] == next(iter(body)), refused.body
     assert (await admin_api.ok("PATCH", path, {"name": "platform-eng"}, as_=ta))["name"] == "platform-eng"
