@@ -245,7 +245,8 @@ class Gateway:
                 interval=loaded.config.server.reload_interval,
             )
             self._watcher.start()
-        self._seeder = BudgetSeeder(db, lambda: routing.limits)  # budgets carry on from the ledger after a restart
+        # budgets carry on from the ledger after a restart
+        self._seeder = BudgetSeeder(db, lambda: routing.limits, objects=identity.object_budgets)
         policy = current_budgets(state)
         if policy is not None:
             try:

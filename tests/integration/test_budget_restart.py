@@ -22,36 +22,41 @@ CONFIG: dict[str, Any] = {
 }
 
 
-def call(gateway: GatewayProcess, key: str) -> bool:
+def call(gateway: GatewayProcess, key: str, budget: str) -> bool:
     client = openai.OpenAI(base_url=gateway.base_url, api_key=key, max_retries=0, timeout=20)
     try:
         client.chat.completions.create(model="chat", messages=[{"role": "user", "content": "hi"}], max_tokens=50)
     except openai.RateLimitError as exc:
-        assert "team budget `team-month`" in exc.message
+        assert budget in exc.message
         return False
     return True
 
 
-def test_a_spent_budget_stays_spent_after_a_restart(tmp_path: Path) -> None:
+@pytest.mark.parametrize("where", ["config rule", "the key's own budget"])
+def test_a_spent_budget_stays_spent_after_a_restart(tmp_path: Path, where: str) -> None:
     workdir = tmp_path / "gw"
     workdir.mkdir()
     env = {"WARDGATE_DATABASE_URL": f"sqlite:///{tmp_path / 'wardgate.db'}"}
-    gateway = GatewayProcess(workdir, CONFIG, master_key=MASTER, env=env).start()
+    config = CONFIG if where == "config rule" else {**CONFIG, "budgets": []}
+    fields: dict[str, Any] = {} if where == "config rule" else {"budgets": {"amount_usd": 0.01}}
+    budget = "team budget `team-month`" if where == "config rule" else "key budget"
+    gateway = GatewayProcess(workdir, config, master_key=MASTER, env=env).start()
     try:
         admin = {"Authorization": f"Bearer {MASTER}"}
         httpx2.post(gateway.url + "/admin/v1/teams", json={"name": "research"}, headers=admin, timeout=10)
-        key = httpx2.post(gateway.url + "/admin/v1/keys", json={"team": "research"}, headers=admin, timeout=10).json()[
-            "key"
-        ]
+        created = httpx2.post(
+            gateway.url + "/admin/v1/keys", json={"team": "research", **fields}, headers=admin, timeout=10
+        )
+        key = created.json()["key"]
         answered = 0
-        while call(gateway, key):
+        while call(gateway, key, budget):
             answered += 1
             assert answered < 100, "the budget never ran out"
         assert answered >= 5
     finally:
         gateway.stop()  # SIGTERM: the ledger ships what it holds
-    restarted = GatewayProcess(workdir, CONFIG, master_key=MASTER, env=env).start()
+    restarted = GatewayProcess(workdir, config, master_key=MASTER, env=env).start()
     try:
-        assert not call(restarted, key), "the restarted gateway must remember what the team spent this month"
+        assert not call(restarted, key, budget), "the restarted gateway must remember what was spent this month"
     finally:
         restarted.stop()

@@ -14,6 +14,7 @@ budgets:
     amount_usd: 500
     alerts: [0.8, 1.0]               # shares of the amount that send a notification
     mode: enforce                    # audit: alert and log, never refuse
+    downgrade: {at: 0.9, to: gpt-4o-mini}   # from 90 % on, other models' requests go to this cheaper one
 ```
 
 Before a call the gateway reserves the request's worst case (the prompt at full input price plus the most output it
@@ -39,6 +40,14 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class BudgetDowngrade(_Strict):
+    """Instead of refusing near the cap, route to a cheaper model: once the budget's spend reaches ``at`` (a share of
+    the amount), requests for other models go to ``to`` (a model name or alias)."""
+
+    at: float = Field(gt=0, le=1)
+    to: str = Field(pattern=_NAME)
+
+
 class BudgetSet(_Strict):
     """One budget without a subject: what a key, team or project carries (``budgets`` in the admin API) and the
     body of every config rule."""
@@ -47,6 +56,7 @@ class BudgetSet(_Strict):
     amount_usd: float = Field(gt=0, le=1e12)
     alerts: list[float] = Field(default_factory=lambda: [0.8, 1.0], max_length=10)
     mode: PolicyMode = "enforce"
+    downgrade: BudgetDowngrade | None = None
 
     @model_validator(mode="after")
     def _shares(self) -> BudgetSet:
@@ -77,10 +87,13 @@ class BudgetsServerConfig(_Strict):
     retries: int = Field(default=5, ge=0, le=20, description="Attempts per notification after the first.")
 
 
-def budget_problems(rules: list[BudgetRule]) -> list[str]:
+def budget_problems(rules: list[BudgetRule], models: set[str] | None = None) -> list[str]:
+    """Unique names; a downgrade goes to a model the config serves (``models``: every name and alias)."""
     seen: set[str] = set()
     problems = []
     for rule in rules:
+        if rule.downgrade is not None and models is not None and rule.downgrade.to not in models:
+            problems.append(f"budgets: `{rule.name}` downgrades to the unknown model `{rule.downgrade.to}`")
         if rule.name in seen:
             problems.append(f"budgets: the budget name `{rule.name}` is used twice")
         seen.add(rule.name)

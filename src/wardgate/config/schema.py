@@ -373,7 +373,8 @@ def reference_problems(config: GatewayConfig) -> list[tuple[tuple[str | int, ...
     problems += routing_problems(config.models)
     problems += [(("limits",), problem) for problem in rule_problems(config.limits)]
     problems += [(("prices",), problem) for problem in price_problems(config.prices)]
-    problems += [(("budgets",), problem) for problem in budget_problems(config.budgets)]
+    names = {m.name for m in config.models} | {alias for m in config.models for alias in m.aliases}
+    problems += [(("budgets",), problem) for problem in budget_problems(config.budgets, names)]
     for m_index, model in enumerate(config.models):
         for d_index, deployment in enumerate(model.deployments):
             path: tuple[str | int, ...] = ("models", m_index, "deployments", d_index)

@@ -297,6 +297,15 @@ class IdentityCache:
         """The team's parsed budget, or None when it sets none. A dict lookup."""
         return self._team_budgets.parsed.get(team_id)
 
+    def object_budgets(self) -> list[tuple[str, str, BudgetSet]]:
+        """(scope, id, budget) of every key, team and project that carries its own budget (for seeding counters)."""
+        found: list[tuple[str, str, BudgetSet]] = [
+            ("key", entry.record.id, entry.budget) for entry in self._keys.values() if entry.budget is not None
+        ]
+        found += [("team", team, budget) for team, budget in self._team_budgets.parsed.items()]
+        found += [("project", project, budget) for project, budget in self._project_budgets.parsed.items()]
+        return found
+
     def user_by_external_id(self, external_id: str) -> UserRecord | None:
         user_id = self._user_ext.get(external_id)
         return self._users.get(user_id) if user_id is not None else None

@@ -14,6 +14,7 @@ import math
 import os
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from wardgate.config.limits_config import LimitsServerConfig
 from wardgate.core.errors import GatewayError, LimitStoreUnavailableError, RateLimitError
@@ -45,6 +46,9 @@ class LimitAdmission:
     ) -> None:
         self.budgets = budgets
         self.alerts = alerts
+        self.spent: dict[str, float] = {}
+        """Budget bucket key → spend (micro-USD) as this process's last reservation saw it: what a budget
+        ``downgrade`` consults, so deciding costs no round trip (other replicas' spend shows at the next one)."""
         self.events: Counter[tuple[str, str, str]] = events if events is not None else Counter()
         """(limit, scope, outcome) counts for metrics: outlives the snapshot when the caller passes its own."""
         self.policy = policy
@@ -106,8 +110,11 @@ class LimitAdmission:
         for index in decision.audit:
             _audited(ctx, required[index][0], required[index][1])
             self.events[(required[index][1].limit, required[index][1].scope, "would_refuse")] += 1
-        if budgets and self.alerts is not None:
-            self.alerts.check(budgets, decision.remaining[first_budget : first_budget + len(budgets)], engine)
+        if budgets:
+            seen = decision.remaining[first_budget : first_budget + len(budgets)]
+            self._saw(budgets, seen)
+            if self.alerts is not None:
+                self.alerts.check(budgets, seen, engine)
         taken = list(required)
         skipped: list[str] = []
         chosen: str | None = None
@@ -127,6 +134,26 @@ class LimitAdmission:
             cost_of=gate.cost_of(candidates) if budgets and gate is not None else None,
         )
         return ticket, skipped
+
+    def downgrade(self, ctx: RequestContext, request: ProxyRequest, known: Callable[[str], bool]) -> str | None:
+        """The cheaper model a budget's ``downgrade`` sends this request to (None: keep the model). ``known`` says
+        whether a model name resolves."""
+        gate = self.budgets
+        if gate is None:
+            return None
+        found = gate.policy.downgrade(ctx.principal, ctx.headers, self._team_ids(), self.spent, request.model)
+        if found is None or not known(found[1]):
+            return None
+        rule, target = found
+        detail = f"{request.model} → {target} (spend reached {rule.downgrade.at if rule.downgrade else 0:.0%})"
+        ctx.decisions.append(PolicyDecision("budget", rule.name, rule.mode, "downgraded", detail))
+        return target
+
+    def _saw(self, budgets: Sequence[tuple[Demand, Meter, Any]], remaining: Sequence[float]) -> None:
+        if len(self.spent) >= 65_536:
+            self.spent.clear()
+        for (demand, _, _), left in zip(budgets, remaining, strict=False):
+            self.spent[demand.key] = demand.capacity - left
 
     def _amounts(self, request: ProxyRequest, route: ModelRoute) -> Amounts:
         prompt = prompt_tokens(request, route.ordered[0].upstream_model if route.ordered else route.name)

@@ -72,6 +72,22 @@ class BudgetPolicy:
     ) -> list[tuple[Demand, Meter, BudgetRule]]:
         """The window demands of every budget that applies — config rules, then the principal's own objects'
         budgets (``worst_case`` is called only when one applies)."""
+        applying = self.applying(principal, headers, team_ids)
+        if not applying:
+            return []
+        moment = now or datetime.now(UTC)
+        amount = micro_usd(worst_case())
+        out: list[tuple[Demand, Meter, BudgetRule]] = []
+        for rule, subject in applying:
+            key, left = self.key(rule, subject, moment)
+            demand = Demand(key, WINDOW, micro_usd(rule.amount_usd), left, amount, rule.mode == "enforce")
+            out.append((demand, Meter(rule.name, rule.scope, subject, "usd", rule.period), rule))
+        return out
+
+    def applying(
+        self, principal: Principal | None, headers: Mapping[str, str], team_ids: Mapping[str, str]
+    ) -> list[tuple[BudgetRule, str]]:
+        """(rule, subject) of every budget that applies: config rules, then the principal's objects' own."""
         own = principal.budgets if principal is not None else None
         if not self.rules and not own:
             return []
@@ -87,17 +103,32 @@ class BudgetPolicy:
             subject = subjects.get(scope)
             if subject is not None and scope in OWN_SCOPES and isinstance(budget, BudgetSet):
                 applying.append((own_rule(scope, budget), subject))
-        if not applying:
-            return []
-        moment = now or datetime.now(UTC)
-        amount = micro_usd(worst_case())
-        out: list[tuple[Demand, Meter, BudgetRule]] = []
-        for rule, subject in applying:
-            window_id, left = window(rule.period, moment)
-            key = f"{self.prefix}{rule.scope}:{subject}:{rule.name}:{window_id}"
-            demand = Demand(key, WINDOW, micro_usd(rule.amount_usd), left, amount, rule.mode == "enforce")
-            out.append((demand, Meter(rule.name, rule.scope, subject, "usd", rule.period), rule))
-        return out
+        return applying
+
+    def key(self, rule: BudgetRule, subject: str, moment: datetime) -> tuple[str, float]:
+        """The bucket key of ``rule`` for ``subject`` in the window ``moment`` falls in, and the seconds left."""
+        window_id, left = window(rule.period, moment)
+        return f"{self.prefix}{rule.scope}:{subject}:{rule.name}:{window_id}", left
+
+    def downgrade(
+        self,
+        principal: Principal | None,
+        headers: Mapping[str, str],
+        team_ids: Mapping[str, str],
+        spent: Mapping[str, float],
+        model: str,
+    ) -> tuple[BudgetRule, str] | None:
+        """The first budget with a ``downgrade`` whose spend (as this process last saw it) reached its share, and
+        the model to use instead — unless the request already asks for that model."""
+        moment = datetime.now(UTC)
+        for rule, subject in self.applying(principal, headers, team_ids):
+            target = rule.downgrade
+            if target is None or target.to == model:
+                continue
+            key, _ = self.key(rule, subject, moment)
+            if spent.get(key, 0.0) >= target.at * micro_usd(rule.amount_usd):
+                return rule, target.to
+        return None
 
 
 def own_rule(scope: str, budget: BudgetSet) -> BudgetRule:
@@ -111,6 +142,7 @@ def own_rule(scope: str, budget: BudgetSet) -> BudgetRule:
         amount_usd=budget.amount_usd,
         alerts=budget.alerts,
         mode=budget.mode,
+        downgrade=budget.downgrade,
     )
 
 

@@ -19,8 +19,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from wardgate.config.budgets_config import BudgetRule
-from wardgate.limits.budgets import ORG, BudgetPolicy, micro_usd, window
+from wardgate.config.budgets_config import BudgetRule, BudgetSet
+from wardgate.limits.budgets import ORG, BudgetPolicy, micro_usd, own_rule, window
 from wardgate.storage.database import Database
 from wardgate.storage.schema import spend_ledger
 
@@ -70,8 +70,16 @@ async def spent_by_subject(db: Database, rule: BudgetRule, now: datetime) -> dic
 
 
 class BudgetSeeder:
-    def __init__(self, db: Database, engine: Callable[[], Any], interval: float = 60.0) -> None:
+    def __init__(
+        self,
+        db: Database,
+        engine: Callable[[], Any],
+        interval: float = 60.0,
+        objects: Callable[[], list[tuple[str, str, BudgetSet]]] | None = None,
+    ) -> None:
         self.db = db
+        self._objects = objects
+        """Keys, teams and projects carrying their own budget: (scope, id, budget)."""
         self._engine = engine
         self.interval = interval
         self.policy: BudgetPolicy | None = None
@@ -81,19 +89,36 @@ class BudgetSeeder:
     async def seed(self, policy: BudgetPolicy, now: datetime | None = None) -> int:
         """Seed every budget of ``policy`` once; the number of buckets seeded."""
         moment = now or datetime.now(UTC)
-        engine = self._engine()
+        seed = getattr(self._engine(), "seed_window", None)
+        if seed is None:
+            return 0
         count = 0
         for rule in policy.rules:
             for subject, total in (await spent_by_subject(self.db, rule, moment)).items():
                 if rule.match is not None and subject != rule.match:
                     continue  # a `match` by name is seeded by the live counter only
-                window_id, left = window(rule.period, moment)
-                key = f"{policy.prefix}{rule.scope}:{subject}:{rule.name}:{window_id}"
-                seed = getattr(engine, "seed_window", None)
-                if seed is not None and total:
+                if total:
+                    key, left = policy.key(rule, subject, moment)
                     await seed(key, micro_usd(total), left)
                     count += 1
+        count += await self._seed_objects(policy, seed, moment)
         self.seeded += count
+        return count
+
+    async def _seed_objects(self, policy: BudgetPolicy, seed: Any, moment: datetime) -> int:
+        """Objects' own budgets: one grouped query per (scope, period) in use."""
+        budgets: dict[tuple[str, str], dict[str, BudgetSet]] = {}
+        for scope, subject, budget in self._objects() if self._objects is not None else []:
+            budgets.setdefault((scope, budget.period), {})[subject] = budget
+        count = 0
+        for (scope, _), owners in budgets.items():
+            probe = own_rule(scope, next(iter(owners.values())))
+            for subject, total in (await spent_by_subject(self.db, probe, moment)).items():
+                owned = owners.get(subject)
+                if owned is not None and total:
+                    key, left = policy.key(own_rule(scope, owned), subject, moment)
+                    await seed(key, micro_usd(total), left)
+                    count += 1
         return count
 
     def start(self, policy: Callable[[], BudgetPolicy | None]) -> None:
@@ -101,7 +126,7 @@ class BudgetSeeder:
             while True:
                 await asyncio.sleep(self.interval)  # the caller seeded once already
                 current = policy()
-                if current is not None and current.rules:
+                if current is not None:
                     try:
                         await self.seed(current)
                     except Exception as exc:  # the ledger's database may be down: try again next time

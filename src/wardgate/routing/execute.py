@@ -14,6 +14,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+import orjson
 
 from wardgate.config.routing_config import RoutingConfig
 from wardgate.core.errors import GatewayError
@@ -67,6 +70,10 @@ class Router:
         state = self.state
         ticket: Ticket | None = None
         try:
+            if self.limits is not None and self.limits.budgets is not None:
+                target = self.limits.downgrade(ctx, request, lambda name: self.table.get(name) is not None)
+                if target is not None:
+                    retarget(request, target)
             route = self.table.resolve(request.model)
             principal = ctx.principal
             policy = key_policy(principal.metadata) if principal is not None and principal.metadata else None
@@ -198,6 +205,19 @@ class Router:
         if not verdict.same_deployment:
             entry.again = False
         return True
+
+
+def retarget(request: ProxyRequest, model: str) -> None:
+    """Send ``request`` to another model (a budget's downgrade): the name routing resolves and the body's."""
+    request.model = model
+    if request.native is not None:
+        native = request.native
+        body = {**native.body, "model": model}
+        request.native = replace(native, body=body, raw=orjson.dumps(body))
+    if request.body:
+        request.body = {**request.body, "model": model}
+        if request.native is None:
+            request.raw = orjson.dumps(request.body)
 
 
 def _label_error(error: GatewayError, ctx: RequestContext) -> None:

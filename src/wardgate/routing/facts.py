@@ -17,13 +17,24 @@ from wardgate.core.types import ProxyRequest, RequestContext
 from wardgate.tokens.count import prompt_tokens
 
 SENSITIVE_HEADER = "x-wardgate-sensitive"
+ROUTE_HEADER = "x-wardgate-route"
 _STICKY_PREFIX = 4
 """At most this many leading messages (up to the first user message) identify a conversation."""
 _TRUE = frozenset({"true", "1", "yes", "on"})
 
 
 class RequestFacts:
-    __slots__ = ("_computed", "_max_output", "_needs", "_sticky_key", "model", "request", "sensitive", "stream")
+    __slots__ = (
+        "_computed",
+        "_max_output",
+        "_needs",
+        "_sticky_key",
+        "cheapest",
+        "model",
+        "request",
+        "sensitive",
+        "stream",
+    )
 
     def __init__(self, request: ProxyRequest, ctx: RequestContext, model: str | None = None) -> None:
         self.request = request
@@ -31,6 +42,8 @@ class RequestFacts:
         """The upstream model whose tokenizer counts the prompt (None: the generic estimate)."""
         self.stream = request.stream
         self.sensitive = is_sensitive(ctx)
+        self.cheapest = ctx.headers.get(ROUTE_HEADER) == "cheapest"
+        """The client asked for the cheapest capable deployment (``x-wardgate-route: cheapest``)."""
         self._computed = 0  # bit 1: max_output, bit 2: sticky_key
         self._max_output: int | None = None
         self._sticky_key: int | None = None

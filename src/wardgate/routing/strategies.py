@@ -17,6 +17,9 @@ priority*:
   left of its tightest bucket after this request), decided atomically with the reservation by the rate-limit
   engine (``wardgate.limits``), so every replica sees the same counters; without quotas it is ``priority``.
 
+A request may ask for the cheapest capable deployment whatever the model's strategy: ``x-wardgate-route: cheapest``
+(``lowest_cost`` for that request, among the deployments the content rules and capabilities left).
+
 ``sticky`` models replace the strategy with rendezvous hashing of the conversation key (weighted by ``weight``):
 a conversation keeps its deployment while that deployment is selectable, and only the conversations of a
 deployment that drops out move — so provider prompt caches keep hitting.
@@ -46,7 +49,7 @@ def order(route: ModelRoute, facts: RequestFacts, health: HealthRegistry, rng: r
         key = facts.sticky_key
         if key is not None:
             return [d for tier in route.tiers for d in sticky_tier(tier, key)]
-    sorter = SORTERS.get(route.strategy)
+    sorter = SORTERS.get("lowest_cost" if facts.cheapest else route.strategy)
     if sorter is None:
         return route.ordered
     out: list[Deployment] = []

@@ -126,3 +126,46 @@ async def test_audit_mode_alerts_and_logs_but_never_refuses(transport: Transport
         await call(snap, principal())
     await asyncio.sleep(0.05)  # alerts are claimed and sent in the background
     assert [a["budget"] for a in alerts.sent] == ["trial"]
+
+
+async def test_a_budget_near_its_cap_downgrades_to_a_cheaper_model(transport: Transport) -> None:
+    models = [
+        *MODEL,
+        {"name": "cheap", "deployments": [{"provider": "sim", "model": "cheap-chat"}]},
+    ]
+    prices = {"models": {**PRICES["models"], "cheap-chat": {"provider": "simulated", "input": 1, "output": 2}}}
+    config = GatewayConfig.model_validate(
+        {
+            "server": {"access_log": False},
+            "providers": [SIM],
+            "models": models,
+            "prices": prices,
+            "budgets": [{"name": "b", "scope": "team", "amount_usd": 0.01, "downgrade": {"at": 0.5, "to": "cheap"}}],
+        }
+    )
+    routing = RoutingState(limits=MemoryEngine(), budget_alerts=BudgetAlerts())
+    snap = build_snapshot(LoadedConfig(config, "test"), transport, Authenticator("x" * 64), AccessLog(), None, routing)
+    served, decisions = [], []
+    for _ in range(12):
+        raw = orjson.dumps({"model": "chat", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 50})
+        request = ProxyRequest(Endpoint.CHAT, raw, parse_chat)
+        request.parse()
+        ctx = RequestContext("req", snap, {}, None, time.perf_counter(), principal=principal())
+        assert snap.router is not None
+        response = await snap.router.execute(ctx, request)
+        served.append(dict(response.headers)[b"x-wardgate-deployment"].decode())
+        decisions += [(d.policy, d.outcome) for d in ctx.decisions]
+    first_cheap = served.index("sim/cheap-chat")
+    assert first_cheap > 0 and set(served[first_cheap:]) == {"sim/cheap-chat"}, served
+    assert ("budget", "downgraded") in decisions
+
+
+def test_a_downgrade_must_name_a_served_model() -> None:
+    with pytest.raises(ValueError, match="downgrades to the unknown model `nope`"):
+        GatewayConfig.model_validate(
+            {
+                "providers": [SIM],
+                "models": MODEL,
+                "budgets": [{"name": "b", "scope": "org", "amount_usd": 1, "downgrade": {"at": 0.9, "to": "nope"}}],
+            }
+        )

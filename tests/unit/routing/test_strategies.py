@@ -151,3 +151,23 @@ def test_lowest_cost_uses_the_price_catalog_for_deployments_without_configured_p
     assert [d.input_cost for d in route.deployments] == [2.5, 0.15, None]
     ordered = order(route, RequestFacts(chat("m"), context()), HealthRegistry(), random.Random())
     assert [d.id for d in ordered] == ["b/gpt-4o-mini", "a/gpt-4o", "c/my-local-model"]
+
+
+def test_a_request_may_ask_for_the_cheapest_deployment() -> None:
+    from wardgate.pricing.catalog import PriceBook
+
+    models = [
+        {
+            "name": "m",
+            "deployments": [{"provider": "a", "model": "gpt-4o"}, {"provider": "b", "model": "gpt-4o-mini"}],
+        }
+    ]
+    config = gateway_config(models)
+    routes = RouteTable.build(config, {n: ScriptedClient(n) for n in "ab"}, PriceBook.load(config.prices))
+    route = routes.resolve("m")
+    plain = order(route, RequestFacts(chat("m"), context()), HealthRegistry(), random.Random())
+    cheap = order(
+        route, RequestFacts(chat("m"), context({"x-wardgate-route": "cheapest"})), HealthRegistry(), random.Random()
+    )
+    assert [d.id for d in plain] == ["a/gpt-4o", "b/gpt-4o-mini"]
+    assert [d.id for d in cheap] == ["b/gpt-4o-mini", "a/gpt-4o"]
