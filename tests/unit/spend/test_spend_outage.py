@@ -8,7 +8,6 @@ and closed before it comes back leaves everything in the spool for the next star
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from pathlib import Path
 
@@ -17,49 +16,11 @@ from gateway_process import free_port
 from spend_fixtures import batch, count_rows, make, rollups, summed, totals
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DataError, OperationalError
+from tcp_proxy import ThreadedTcpProxy
 
 from wardgate.spend.ledger import SpendLedger, content_error
 from wardgate.storage.database import Database
 from wardgate.storage.spool import SpoolOptions
-
-
-class TcpProxy:
-    """Forwards 127.0.0.1:<port> to a target; ``stop()`` cuts every connection and refuses new ones."""
-
-    def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
-        self.port = free_port()
-        self._server: asyncio.Server | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            for writer in list(self._writers):
-                writer.transport.abort()
-            await self._server.wait_closed()
-            self._server = None
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
-        except OSError:
-            writer.transport.abort()
-            return
-        self._writers |= {writer, up_writer}
-        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
-        self._writers -= {writer, up_writer}
-
-    @staticmethod
-    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(OSError, ConnectionError):
-            while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-        writer.transport.abort()
 
 
 async def wait_for(condition: object, seconds: float) -> None:
@@ -71,8 +32,8 @@ async def wait_for(condition: object, seconds: float) -> None:
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 async def test_a_database_outage_loses_nothing(database_url: str, database: Database, tmp_path: Path) -> None:
     url = make_url(database_url.replace("postgresql://", "postgresql+asyncpg://"))
-    proxy = TcpProxy(url.port or 5432)
-    await proxy.start()
+    proxy = ThreadedTcpProxy(url.port or 5432)  # on its own thread: a stop cuts connections mid-query
+    proxy.start()
     proxied = Database(url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False))
     ledger = SpendLedger(
         proxied, tmp_path / "spool", options=SpoolOptions(sync_interval=0.01), retry_initial=0.05, retry_max=0.4
@@ -84,7 +45,7 @@ async def test_a_database_outage_loses_nothing(database_url: str, database: Data
         await wait_for(lambda: ledger.stats.shipped == 100, 10)
         assert ledger.stats.shipped == 100
 
-        await proxy.stop()  # the outage begins
+        proxy.stop()  # the outage begins
         outage = time.monotonic()
         for i in range(100, 400):
             start = time.perf_counter()
@@ -98,7 +59,7 @@ async def test_a_database_outage_loses_nothing(database_url: str, database: Data
         assert ledger.pending_bytes > 0
         down_for = time.monotonic() - outage
 
-        await proxy.start()  # the database is back
+        proxy.start()  # the database is back
         await wait_for(lambda: ledger.stats.shipped == 400, 15)
         assert ledger.stats.shipped == 400 and ledger.stats.replayed == 0 and ledger.pending_bytes == 0
         assert await count_rows(database) == 400
@@ -107,7 +68,7 @@ async def test_a_database_outage_loses_nothing(database_url: str, database: Data
     finally:
         await ledger.close(drain_seconds=2)
         await proxied.close()
-        await proxy.stop()
+        proxy.close()
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)

@@ -13,10 +13,11 @@ missing one. Spend not attributed to a team (master-key calls) is org-wide: only
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -35,6 +36,30 @@ MAX_RECORDS = 10_000
 Values = Annotated[list[str] | None, Query(max_length=100)]
 Time = Annotated[str | None, Query(description="ISO 8601 time or date, or relative: 7d, 24h, 30m, 2w.")]
 Format = Annotated[Literal["json", "csv"], Query(description="json (default) or csv.")]
+
+
+@dataclass
+class SpendSelection:
+    """The time range and filters both spend routes take (one FastAPI dependency, so they stay the same)."""
+
+    since: Time = None
+    until: Time = None
+    team: Values = None
+    project: Values = None
+    key: Values = None
+    user: Values = None
+    agent: Values = None
+    app: Values = None
+    model: Values = None
+    provider: Values = None
+    tag: Values = None
+
+    def filters(self) -> dict[str, frozenset[str]]:
+        names = ("team", "project", "key", "user", "agent", "app", "model", "provider", "tag")
+        return {name: frozenset(v) for name in names if (v := getattr(self, name))}
+
+
+Selection = Annotated[SpendSelection, Depends()]
 _NAMES: dict[str, tuple[Any, Any]] = {
     "team": (teams.c.id, teams.c.name),
     "project": (projects.c.id, projects.c.name),
@@ -47,22 +72,12 @@ _NAMES: dict[str, tuple[Any, Any]] = {
 @router.get("/spend")
 async def spend_report(
     admin: AdminDep,
-    since: Time = None,
-    until: Time = None,
-    team: Values = None,
-    project: Values = None,
-    key: Values = None,
-    user: Values = None,
-    agent: Values = None,
-    app: Values = None,
-    model: Values = None,
-    provider: Values = None,
-    tag: Values = None,
+    selection: Selection,
     group_by: Annotated[str | None, Query(description="Comma list, e.g. team,model or team,day.")] = None,
     format: Format = "json",
 ) -> Any:
     """Spend over a time range: sums of requests, tokens and cost (USD, exact decimal text) per group, and totals."""
-    filters = _filters(team, project, key, user, agent, app, model, provider, tag)
+    since, until, filters = selection.since, selection.until, selection.filters()
     try:
         grouping = parse_group_by(group_by)
     except ValueError as exc:
@@ -78,23 +93,13 @@ async def spend_report(
 @router.get("/spend/records")
 async def spend_records(
     admin: AdminDep,
-    since: Time = None,
-    until: Time = None,
-    team: Values = None,
-    project: Values = None,
-    key: Values = None,
-    user: Values = None,
-    agent: Values = None,
-    app: Values = None,
-    model: Values = None,
-    provider: Values = None,
-    tag: Values = None,
+    selection: Selection,
     limit: Annotated[int, Query(ge=1, le=MAX_RECORDS)] = 1000,
     after: Annotated[str | None, Query(description="The previous page's next_after.")] = None,
     format: Format = "json",
 ) -> Any:
     """Ledger rows (one per request), oldest first; page with ``after=<next_after>``."""
-    filters = _filters(team, project, key, user, agent, app, model, provider, tag)
+    since, until, filters = selection.since, selection.until, selection.filters()
     async with admin.read() as conn:
         query = SpendQuery(*_range(since, until), await _scoped(conn, admin.actor, filters))
         rows = await list_rows(conn, query, limit=limit, after=_cursor(after))
@@ -103,11 +108,6 @@ async def spend_records(
     if format == "csv":
         return _csv(to_csv(ROW_COLUMNS, data), "spend-records.csv")
     return {"object": "list", "data": data, "has_more": next_after is not None, "next_after": next_after}
-
-
-def _filters(*values: list[str] | None) -> dict[str, frozenset[str]]:
-    names = ("team", "project", "key", "user", "agent", "app", "model", "provider", "tag")
-    return {name: frozenset(v) for name, v in zip(names, values, strict=True) if v}
 
 
 def _range(since: str | None, until: str | None) -> tuple[datetime | None, datetime | None]:
