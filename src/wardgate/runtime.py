@@ -71,14 +71,19 @@ def build_snapshot(
     routes = RouteTable.build(config, clients, prices)
     stages = default_stages(authenticator=authenticator, access_log=access_log if config.server.access_log else None)
     routing = routing if routing is not None else RoutingState()
-    router = Router(routes, config.server.routing, routing, limit_admission(config, routes, routing, authenticator))
+    limits = limit_admission(config, routes, routing, authenticator, prices)
+    router = Router(routes, config.server.routing, routing, limits)
     routing.configure(config.server.routing, routes.deployment_ids())
     follow_config(routing.breakers, config)  # a deployment whose definition changed starts with a closed breaker
     return Snapshot(loaded, clients, routes, compose(stages, router.execute), int(time.time()), router, prices)
 
 
 def limit_admission(
-    config: GatewayConfig, routes: RouteTable, routing: RoutingState, authenticator: Authenticator
+    config: GatewayConfig,
+    routes: RouteTable,
+    routing: RoutingState,
+    authenticator: Authenticator,
+    prices: PriceBook,
 ) -> LimitAdmission:
     """Rate limits and budgets for a snapshot: the config's rules over the process's engine (``routing.limits``).
     The budget gate always exists: keys, teams and projects may carry their own budgets whatever the config says
@@ -88,7 +93,7 @@ def limit_admission(
     policy = LimitPolicy(config.limits, routes, settings.agent_header, settings.redis_prefix)
     team_ids = (lambda: cache.team_ids) if cache is not None else dict
     budgets = BudgetPolicy(config.budgets, settings.agent_header, settings.redis_prefix)
-    gate = BudgetGate(budgets, PriceBook.load(config.prices))
+    gate = BudgetGate(budgets, prices)
     return LimitAdmission(
         policy, lambda: routing.limits, settings, team_ids, routing.limit_events, gate, routing.budget_alerts
     )

@@ -11,8 +11,9 @@ from gateway_process import free_port
 
 
 class ThreadedTcpProxy:
-    def __init__(self, target_port: int) -> None:
+    def __init__(self, target_port: int, target_host: str = "127.0.0.1") -> None:
         self.target_port = target_port
+        self.target_host = target_host
         self.port = free_port()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -25,6 +26,10 @@ class ThreadedTcpProxy:
 
     def stop(self) -> None:
         asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(5)
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
 
     def close(self) -> None:
         self.stop()
@@ -44,7 +49,7 @@ class ThreadedTcpProxy:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+            up_reader, up_writer = await asyncio.open_connection(self.target_host, self.target_port)
         except OSError:
             writer.transport.abort()
             return

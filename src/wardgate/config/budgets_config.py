@@ -5,7 +5,7 @@ server:
   budgets:
     notify:                          # each threshold crossing is sent once per budget, window and threshold
       - {url: "https://hooks.example.com/finance", format: json}
-      - {url: "https://hooks.slack.com/services/T000/B000/XXX", format: slack}
+      - {url: "https://hooks.slack.com/services/<your incoming-webhook path>", format: slack}
 budgets:
   - name: team-monthly               # named in 429 messages, alerts and logs
     scope: team                      # org | team | project | key | user | agent

@@ -23,7 +23,7 @@ from wardgate.limits.alerts import BudgetAlerts
 from wardgate.limits.buckets import BLOCKED_ALTERNATIVES, Decision, Demand, LimitEngine, Reservation
 from wardgate.limits.budgets import BudgetGate, budget_refusal
 from wardgate.limits.headers import duration
-from wardgate.limits.resolve import Amounts, LimitPolicy, Meter
+from wardgate.limits.resolve import Amounts, LimitPolicy, Meter, subjects_of
 from wardgate.limits.shared import StoreClosed
 from wardgate.limits.ticket import Ticket
 from wardgate.routing.table import Deployment, ModelRoute
@@ -63,7 +63,8 @@ class LimitAdmission:
     ) -> tuple[Ticket | None, list[str]]:
         """The ticket (None when no limit applies) and the deployments to skip for want of quota."""
         team_ids = self._team_ids()
-        sets = self.policy.sets(ctx.principal, route.name, ctx.headers, team_ids)
+        subjects = subjects_of(ctx.principal, route.name, ctx.headers, self.policy.agent_header)  # once per request
+        sets = self.policy.sets(ctx.principal, route.name, ctx.headers, team_ids, subjects)
         limited = [d for d in candidates if d.limits is not None]
         amounts: list[Amounts] = []
 
@@ -73,7 +74,7 @@ class LimitAdmission:
             return amounts[0]
 
         gate = self.budgets
-        budgets = gate.demands(ctx.principal, ctx.headers, team_ids, candidates, measure) if gate else []
+        budgets = gate.demands(ctx.principal, ctx.headers, team_ids, candidates, measure, subjects) if gate else []
         if not sets and not limited and not budgets:
             return None, []
         required: Taken = []

@@ -86,7 +86,7 @@ class BudgetAlerts:
                     if response.status < 300:
                         return
             except (aiohttp.ClientError, TimeoutError):
-                pass
+                pass  # retried below, with backoff
             await asyncio.sleep(self.backoff * 2**attempt)
         self.failures += 1
         _log.error("a budget alert could not be delivered", extra={"fields": {"budget": alert["budget"]}})

@@ -61,6 +61,7 @@ class BudgetPolicy:
         self.rules = tuple(rules)
         self.agent_header = agent_header
         self.prefix = "{" + prefix + "}:budget:"
+        self._downgrades = any(rule.downgrade is not None for rule in self.rules)
 
     def demands(
         self,
@@ -69,10 +70,11 @@ class BudgetPolicy:
         team_ids: Mapping[str, str],
         worst_case: Callable[[], Decimal],
         now: datetime | None = None,
+        subjects: Mapping[str, str] | None = None,
     ) -> list[tuple[Demand, Meter, BudgetRule]]:
         """The window demands of every budget that applies — config rules, then the principal's own objects'
         budgets (``worst_case`` is called only when one applies)."""
-        applying = self.applying(principal, headers, team_ids)
+        applying = self.applying(principal, headers, team_ids, subjects)
         if not applying:
             return []
         moment = now or datetime.now(UTC)
@@ -85,14 +87,18 @@ class BudgetPolicy:
         return out
 
     def applying(
-        self, principal: Principal | None, headers: Mapping[str, str], team_ids: Mapping[str, str]
+        self,
+        principal: Principal | None,
+        headers: Mapping[str, str],
+        team_ids: Mapping[str, str],
+        subjects: Mapping[str, str] | None = None,
     ) -> list[tuple[BudgetRule, str]]:
         """(rule, subject) of every budget that applies: config rules, then the principal's objects' own."""
         own = principal.budgets if principal is not None else None
         if not self.rules and not own:
             return []
-        subjects = subjects_of(principal, "", headers, self.agent_header)
-        subjects[ORG] = ORG
+        if subjects is None:
+            subjects = subjects_of(principal, "", headers, self.agent_header)
         applying = [
             (rule, subject)
             for rule in self.rules
@@ -119,7 +125,11 @@ class BudgetPolicy:
         model: str,
     ) -> tuple[BudgetRule, str] | None:
         """The first budget with a ``downgrade`` whose spend (as this process last saw it) reached its share, and
-        the model to use instead — unless the request already asks for that model."""
+        the model to use instead — unless the request already asks for that model. Free for a request that no
+        downgrading budget could apply to (the common case)."""
+        own = principal.budgets if principal is not None else None
+        if not self._downgrades and not (own and any(getattr(b, "downgrade", None) for b in own.values())):
+            return None
         moment = datetime.now(UTC)
         for rule, subject in self.applying(principal, headers, team_ids):
             target = rule.downgrade
@@ -174,6 +184,7 @@ class BudgetGate:
         team_ids: Mapping[str, str],
         candidates: Sequence[Deployment],
         amounts: Callable[[], Amounts],
+        subjects: Mapping[str, str] | None = None,
     ) -> list[tuple[Demand, Meter, BudgetRule]]:
         def worst() -> Decimal:
             price = self._price(candidates[0]) if candidates else None
@@ -182,7 +193,7 @@ class BudgetGate:
             measured = amounts()
             return worst_case(price, measured.prompt, measured.output)
 
-        return self.policy.demands(principal, headers, team_ids, worst)
+        return self.policy.demands(principal, headers, team_ids, worst, subjects=subjects)
 
     def cost_of(self, candidates: Sequence[Deployment]) -> CostOf:
         by_id = {d.id: d for d in candidates}

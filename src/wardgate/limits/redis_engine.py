@@ -10,6 +10,7 @@ decides what that means.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from importlib import resources
 from typing import Any
@@ -124,11 +125,9 @@ class RedisEngine:
 
     async def close(self) -> None:
         if self._queue:
-            try:
+            with contextlib.suppress(TimeoutError):  # what is not sent in time is given up: buckets refill alone
                 async with asyncio.timeout(2.0):
                     await self.flush()
-            except TimeoutError:
-                pass
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)

@@ -86,10 +86,13 @@ class LimitPolicy:
         model: str,
         headers: Mapping[str, str],
         team_ids: Mapping[str, str],
+        subjects: Mapping[str, str] | None = None,
     ) -> list[tuple[LimitSet, str, str, str]]:
-        """(limit set, limit name, scope, subject) for every limit that applies to this request."""
+        """(limit set, limit name, scope, subject) for every limit that applies to this request (``subjects``:
+        ``subjects_of`` the request, when the caller already has them)."""
         found: list[tuple[LimitSet, str, str, str]] = []
-        subjects = subjects_of(principal, model, headers, self.agent_header)
+        if subjects is None:
+            subjects = subjects_of(principal, model, headers, self.agent_header)
         for compiled in self._rules:
             rule = compiled.rule
             if compiled.models is not None and model not in compiled.models:
@@ -192,7 +195,7 @@ def deployment_demands(
 def subjects_of(
     principal: Principal | None, model: str, headers: Mapping[str, str], agent_header: str
 ) -> dict[str, str]:
-    subjects = {"model": model, "global": "all"}
+    subjects = {"model": model, "global": "all", "org": "org"}  # one organisation: every request counts in it
     if principal is None or principal.kind == "master":
         return subjects
     if principal.kind == "key":

@@ -6,16 +6,17 @@ force reaches the others once Redis is back."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
+from urllib.parse import urlparse
 
 import pytest
 import redis.asyncio as redis
+from tcp_proxy import ThreadedTcpProxy
 
 from wardgate.config.breaker_config import BreakerConfig
 from wardgate.config.schema import GatewayConfig
@@ -150,54 +151,17 @@ async def test_window_counters_add_up_across_replicas(start: Start) -> None:
     await eventually(lambda: state(a, DEAD) == "open" and state(b, DEAD) == "open")
 
 
-class Proxy:
-    """A TCP proxy to Redis that can be cut and restored: a Redis outage on demand."""
-
-    def __init__(self) -> None:
-        self.server: asyncio.Server | None = None
-        self.port = 0
-        self.writers: set[asyncio.StreamWriter] = set()
-
-    async def up(self) -> None:
-        self.server = await asyncio.start_server(self._link, "127.0.0.1", self.port)
-        self.port = self.server.sockets[0].getsockname()[1]
-
-    async def down(self) -> None:
-        assert self.server is not None
-        self.server.close()
-        for writer in list(self.writers):
-            writer.close()
-        await self.server.wait_closed()
-
-    async def _link(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", 6379)
-        self.writers.update((writer, up_writer))
-
-        async def pump(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-            with contextlib.suppress(OSError):
-                while data := await source.read(65536):
-                    sink.write(data)
-                    await sink.drain()
-            sink.close()
-
-        try:
-            await asyncio.gather(pump(reader, up_writer), pump(up_reader, writer))
-        finally:
-            self.writers.difference_update((writer, up_writer))
-
-
 async def test_an_outage_keeps_local_breakers_logs_once_and_resends_when_back(
     start: Start, caplog: pytest.LogCaptureFixture
 ) -> None:
-    if not REDIS_URL.startswith("redis://127.0.0.1:6379"):
-        pytest.skip("the outage proxy fronts 127.0.0.1:6379")
     caplog.set_level(logging.INFO, logger="wardgate.routing")
-    proxy = Proxy()
-    await proxy.up()
+    target = urlparse(REDIS_URL)
+    proxy = ThreadedTcpProxy(target.port or 6379, target.hostname or "127.0.0.1")  # a Redis outage on demand
+    proxy.start()
     try:
-        a = await start(f"redis://127.0.0.1:{proxy.port}/0", base_cooldown_seconds=30)
+        a = await start(f"redis://127.0.0.1:{proxy.port}{target.path or '/0'}", base_cooldown_seconds=30)
         b = await start()
-        await proxy.down()
+        proxy.stop()
         await eventually(lambda: not a.subscribed)
         fail(a, DEAD, 5)  # decided while Redis is out of reach
         assert a.board.select([DEAD, LIVE], time.time()) == [LIVE]  # A keeps its own breaker
@@ -205,13 +169,12 @@ async def test_an_outage_keeps_local_breakers_logs_once_and_resends_when_back(
         assert state(b, DEAD) == "closed"
         warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
         assert len(warnings) == 1 and "Redis unavailable" in warnings[0].getMessage()
-        await proxy.up()
+        proxy.start()
         await eventually(lambda: state(b, DEAD) == "open", within=8)  # resent once Redis was back
         await eventually(lambda: a.subscribed, within=8)
         assert any("restored" in r.getMessage() for r in caplog.records)
     finally:
-        with contextlib.suppress(Exception):
-            await proxy.down()
+        proxy.close()
 
 
 async def test_a_down_redis_never_blocks_start() -> None:
