@@ -111,6 +111,8 @@ class ProxyResponse:
     dialect: str = "openai"
     """The wire format of ``body`` / ``stream``: "openai" (canonical), or a native dialect passed through, whose
     stream items are then complete, already framed SSE events."""
+    parsed: Any = None
+    """``body`` already parsed, when whoever produced or checked it had it (saves a second parse for usage)."""
 
     @property
     def is_stream(self) -> bool:

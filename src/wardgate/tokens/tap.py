@@ -21,7 +21,7 @@ UsageReport = Callable[[Usage | None, int], None]
 
 def watch_usage(response: ProxyResponse, report: UsageReport, *, hide_usage_chunk: bool = False) -> None:
     if response.stream is None:
-        report(usage_from_body(response.dialect, response.body or b""), 0)
+        report(usage_from_body(response.dialect, response.body or b"", response.parsed), 0)
         return
     meter = StreamUsage(response.dialect, hide_usage_chunk=hide_usage_chunk and response.dialect == "openai")
     response.stream = MeteredStream(response.stream, meter, lambda: report(meter.usage, meter.events))

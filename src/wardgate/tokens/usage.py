@@ -73,12 +73,14 @@ class Usage:
         return self.total_tokens
 
 
-def usage_from_body(dialect: str, body: bytes) -> Usage | None:
-    """The usage in a whole response body of ``dialect``; None when it has none or is not JSON."""
-    try:
-        parsed = orjson.loads(body)
-    except (orjson.JSONDecodeError, TypeError):
-        return None
+def usage_from_body(dialect: str, body: bytes, parsed: Any = None) -> Usage | None:
+    """The usage in a whole response body of ``dialect``; None when it has none or is not JSON. ``parsed``: the
+    body already parsed, when the caller has it."""
+    if parsed is None:
+        try:
+            parsed = orjson.loads(body)
+        except (orjson.JSONDecodeError, TypeError):
+            return None
     if not isinstance(parsed, dict):
         return None
     if dialect == ANTHROPIC:

@@ -80,10 +80,10 @@ class OpenAIStyleClient:
             return ProxyResponse(stream=relay_stream(reply, self.name, self._timeouts.idle, relay, self._scrub))
         body = await reply.read_all(self.name)
         try:
-            orjson.loads(body)
+            parsed = orjson.loads(body)
         except orjson.JSONDecodeError:
             raise UpstreamStatusError(f"provider {self.name} sent a response that is not valid JSON") from None
-        return ProxyResponse(body=body)
+        return ProxyResponse(body=body, parsed=parsed)
 
     async def _responses_passthrough(
         self, adapter: ResponsesAdapter, native: NativeBody, stream: bool, target: DeploymentTarget
@@ -98,10 +98,10 @@ class OpenAIStyleClient:
         if not stream:
             body = await reply.read_all(self.name)
             try:
-                orjson.loads(body)
+                parsed = orjson.loads(body)
             except orjson.JSONDecodeError:
                 raise UpstreamStatusError(f"provider {self.name} sent a response that is not valid JSON") from None
-            return ProxyResponse(body=body, dialect=RESPONSES_DIALECT)
+            return ProxyResponse(body=body, dialect=RESPONSES_DIALECT, parsed=parsed)
         if not reply.headers.get("Content-Type", "").startswith("text/event-stream"):
             reply.response.close()
             raise UpstreamStatusError(f"provider {self.name} did not answer with an event stream")
