@@ -8,18 +8,20 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from wardgate.storage.database import Database
 from wardgate.storage.migrate import upgrade
-from wardgate.storage.schema import metadata
+from wardgate.storage.schema import GENESIS_HASH, audit_head, metadata
 
 PG_HOST = os.environ.get("WARDGATE_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
 _TEMPLATE = f"wg_tmpl_{uuid.uuid4().hex[:10]}"
+AUDIT_HEAD = {"id": 1, "seq": 0, "hash": GENESIS_HASH, "base_seq": 0, "base_hash": GENESIS_HASH}
 
 
 async def _admin(statements: list[str]) -> None:
@@ -69,6 +71,9 @@ async def _truncate(url: str) -> None:
         names = ", ".join(f'"{table.name}"' for table in metadata.sorted_tables)
         async with db.engine.begin() as conn:
             await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            await conn.execute(
+                insert(audit_head).values(**AUDIT_HEAD, updated_at=datetime.now(UTC))
+            )  # what migration 0004 seeds
     finally:
         await db.close()
 

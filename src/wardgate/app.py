@@ -7,11 +7,12 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import secrets
+import socket
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -25,8 +26,12 @@ from wardgate.api.openai.routes import OpenAIRoutes
 from wardgate.api.proxy import RequestIds, Scope, request_headers
 from wardgate.api.render import Receive, Send, send_error
 from wardgate.api.responses.routes import ResponsesRoutes
+from wardgate.audit.chain import SealKey, seal_key_of
+from wardgate.audit.forward import AuditForwarder
+from wardgate.audit.observer import AuditObserver, TeamSettings, retention_policy
+from wardgate.audit.trail import AuditTrail
 from wardgate.config.defaults import default_config
-from wardgate.config.loader import load_config_file
+from wardgate.config.loader import LoadedConfig, load_config_file
 from wardgate.config.reload import ConfigWatcher
 from wardgate.config.schema import JwtAuthConfig, ResponsesStoreConfig
 from wardgate.core.errors import GatewayError, NotFoundError
@@ -39,8 +44,11 @@ from wardgate.limits.budgets import BudgetPolicy
 from wardgate.limits.redis_engine import RedisEngine
 from wardgate.limits.seed import BudgetSeeder
 from wardgate.limits.shared import SharedEngine
-from wardgate.observability.logging import AccessLog, configure_logging
-from wardgate.observability.metrics import CONTENT_TYPE, Sources, registry_for, render
+from wardgate.observability.events import Observers
+from wardgate.observability.logging import AccessLog, AccessLogObserver, configure_logging
+from wardgate.observability.metrics import CONTENT_TYPE, Metrics, Sources, open_metrics
+from wardgate.observability.metrics_observer import MetricsObserver
+from wardgate.observability.tracing import Tracing, open_tracing
 from wardgate.providers.fetch import ImageFetcher
 from wardgate.providers.transport import Transport
 from wardgate.routing.breaker_shared import SharedBreakers, open_breakers
@@ -54,6 +62,7 @@ from wardgate.storage.database import Database, resolve_url
 from wardgate.storage.meta import ensure_master_key
 from wardgate.storage.migrate import upgrade
 from wardgate.storage.responses import ResponseStore
+from wardgate.vault import VaultError, load_keyring
 
 _log = logging.getLogger("wardgate")
 ASGIHandler = Callable[[Scope, Receive, Send], Awaitable[None]]
@@ -81,8 +90,11 @@ class Gateway:
         self._admin = create_admin_app(self._require_state, self._request_id)
         self._sso: SsoRoutes | None = None
         self._breaker_sync: SharedBreakers | None = None
-        self._metrics: CollectorRegistry | None = None
+        self._metrics: Metrics | None = None
         self._spend: SpendLedger | None = None
+        self._tracing: Tracing | None = None
+        self._audit: AuditTrail | None = None
+        self._forwarder: AuditForwarder | None = None
         self._seeder: BudgetSeeder | None = None
         """Shares breaker state with the other replicas (Redis), when configured."""
         """``/auth/*`` sign-in routes, when ``auth.oidc`` is configured."""
@@ -159,7 +171,7 @@ class Gateway:
 
     async def _serve_metrics(self, send: Send) -> None:
         assert self._metrics is not None
-        body = render(self._metrics)
+        body = await self._metrics.render()
         headers = [(b"content-type", CONTENT_TYPE.encode()), (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
@@ -216,23 +228,23 @@ class Gateway:
         authenticator = Authenticator(master.key_hash, identity, jwt_verifier(loaded.config.auth.jwt))
         transport = Transport()
         access_log = AccessLog()
+        observers, request_metrics = self._open_observers(access_log, loaded)
         fetcher = ImageFetcher(loaded.config.server.image_fetch)  # image_fetch changes need a restart
         routing = RoutingState()  # breakers, deployment health, retry budget, admission: kept across reloads
         budgets = loaded.config.server.budgets  # notification targets: changes need a restart
         routing.budget_alerts = BudgetAlerts(budgets.notify, budgets.retries)
-        snapshot = build_snapshot(loaded, transport, authenticator, access_log, fetcher, routing)
+        snapshot = build_snapshot(loaded, transport, authenticator, observers, fetcher, routing)
         responses = open_response_store(db, loaded.config.server.responses)  # changes need a restart
         if responses is not None:
             await responses.start()
         state = AppState(settings, transport, authenticator, snapshot, access_log, fetcher, responses, db, identity)
         state.routing = routing
+        state.observers = observers
         redis_url = settings.redis_url or loaded.config.redis_url  # server.breaker changes need a restart
         state.breakers, self._breaker_sync = await open_breakers(loaded.config, redis_url)
         if redis_url:  # rate-limit counters shared by every replica; redis_url changes need a restart
             routing.limits = SharedEngine(RedisEngine.from_url(redis_url))
-        self._spend = SpendLedger(db, settings.data_dir / "spool" / "spend")  # written behind every request
-        await self._spend.start()
-        routing.listeners.append(SpendRecorder(self._spend, loaded.config.server.limits.agent_header))
+        await self._open_write_behind(state, db, identity, loaded)
         await start_notifications(state, settings.redis_url or loaded.config.redis_url)
         self._sso = open_sso(loaded.config.auth.oidc, state, self._request_id)  # auth.oidc changes need a restart
         state.credentials = credentials
@@ -245,7 +257,47 @@ class Gateway:
                 interval=loaded.config.server.reload_interval,
             )
             self._watcher.start()
-        # budgets carry on from the ledger after a restart
+        await self._start_seeding(state, db, identity)
+        self._metrics = open_metrics(metric_sources(state, self._write_behind_stats), request_metrics.store)
+        state.ready = True
+        self.state = state
+        tune_gc()
+
+    def _open_observers(self, access_log: AccessLog, loaded: LoadedConfig) -> tuple[Observers, MetricsObserver]:
+        """Who hears of every request: the access log, metrics and (when configured) traces; the audit trail
+        joins first once the database is open."""
+        observers = Observers([AccessLogObserver(access_log)])
+        observers.add(request_metrics := MetricsObserver())  # shared by the workers under `serve --workers N`
+        self._tracing = open_tracing(loaded.config.observability.tracing)  # tracing changes need a restart
+        if self._tracing is not None:
+            observers.add(self._tracing)
+        return observers, request_metrics
+
+    async def _open_write_behind(
+        self, state: AppState, db: Database, identity: IdentityCache, loaded: LoadedConfig
+    ) -> None:
+        """The spend ledger and the audit trail (written behind every request) and the trail's sinks."""
+        agent_header = loaded.config.server.limits.agent_header
+        self._spend = SpendLedger(db, state.settings.data_dir / "spool" / "spend")
+        await self._spend.start()
+        state.routing.listeners.append(SpendRecorder(self._spend, agent_header))
+        self._audit = await open_audit(state, db, identity, agent_header)
+        self._forwarder = AuditForwarder(db, loaded.config.audit.sinks, process_id())  # sinks: restart to change
+        await self._forwarder.start()
+
+    def _write_behind_stats(self) -> dict[str, Any]:
+        """The audit trail's and spend ledger's counters, the sinks' and the observers' failures (``/metrics``)."""
+        state = self.state
+        return {
+            "audit": self._audit.snapshot() if self._audit is not None else None,
+            "spend": self._spend.snapshot() if self._spend is not None else None,
+            "sinks": self._forwarder.stats() if self._forwarder is not None else {},
+            "observer_failures": state.observers.failures if state is not None else 0,
+        }
+
+    async def _start_seeding(self, state: AppState, db: Database, identity: IdentityCache) -> None:
+        """Budgets carry on from the ledger after a restart: seeded now and every minute."""
+        routing = state.routing
         self._seeder = BudgetSeeder(db, lambda: routing.limits, objects=identity.object_budgets)
         policy = current_budgets(state)
         if policy is not None:
@@ -254,10 +306,6 @@ class Gateway:
             except Exception as exc:  # the database is down: the background pass tries again
                 _log.warning("budget seeding failed at start", extra={"fields": {"error": repr(exc)}})
         self._seeder.start(lambda: current_budgets(state))
-        self._metrics = registry_for(metric_sources(state))
-        state.ready = True
-        self.state = state
-        tune_gc()
 
     async def shutdown(self) -> None:
         if self._watcher is not None:
@@ -278,9 +326,17 @@ class Gateway:
             await self.state.routing.limits.close()
             if self._spend is not None:
                 await self._spend.close()  # ships what it can; the rest stays in the spool for the next start
+            if self._audit is not None:
+                await self._audit.close()  # likewise, then seals the chain's head
+            if self._forwarder is not None:
+                await self._forwarder.close()  # sinks resume from their cursors at the next start
+            if self._metrics is not None:
+                await self._metrics.close()
             if self.state.identity is not None:
                 await self.state.identity.close()
             await self.state.authenticator.close()
+            if self._tracing is not None:
+                await self._tracing.close()  # sends the spans still queued
             await self.state.transport.close()
             await self.state.fetcher.close()
             if self.state.responses is not None:
@@ -290,6 +346,33 @@ class Gateway:
             self.state.access_log.flush()
 
 
+async def open_audit(state: AppState, db: Database, identity: IdentityCache, agent_header: str) -> AuditTrail:
+    """The audit trail (written behind every request, chained and sealed under the vault's key) and its
+    observer, which goes first so that no other sink reports a request the trail lacks."""
+    settings, config = state.settings, state.snapshot.config.audit
+    try:
+        seal_key: SealKey | None = seal_key_of(load_keyring(os.environ, settings.data_dir))
+    except VaultError as exc:
+        seal_key = None
+        _log.warning("audit seals are not authenticated: the vault key is unusable (%s)", exc)
+    teams = TeamSettings(lambda: identity.team_ids)
+    trail = AuditTrail(
+        db,
+        settings.data_dir / "spool" / "audit",
+        seal_key=seal_key,
+        seal_interval=config.seal_interval_seconds,
+        retention=lambda: retention_policy(state.snapshot.config.audit, teams),
+    )
+    await trail.start()
+    state.observers.add(AuditObserver(trail, agent_header, teams), first=True)
+    return trail
+
+
+def process_id() -> str:
+    """This process among the replicas (the holder of a sink's delivery lease): host, pid and a random part."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
 def current_budgets(state: AppState) -> BudgetPolicy | None:
     """The active snapshot's budget rules (None without any)."""
     router = state.snapshot.router
@@ -297,13 +380,15 @@ def current_budgets(state: AppState) -> BudgetPolicy | None:
     return gate.policy if gate is not None else None
 
 
-def metric_sources(state: AppState) -> Sources:
+def metric_sources(state: AppState, write_behind: Callable[[], dict[str, Any]] | None = None) -> Sources:
     routing = state.routing
     return Sources(
         health=routing.health.snapshot,
         breakers=lambda: routing.breakers.states(),
         limit_events=lambda: routing.limit_events,
         limit_engine=lambda: routing.limits.stats(),
+        routing=routing.stats,
+        write_behind=write_behind or dict,
     )
 
 

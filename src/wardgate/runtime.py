@@ -19,6 +19,7 @@ from wardgate.identity.notify import IdentityNotifier
 from wardgate.limits.admission import LimitAdmission
 from wardgate.limits.budgets import BudgetGate, BudgetPolicy
 from wardgate.limits.resolve import LimitPolicy
+from wardgate.observability.events import Observers
 from wardgate.observability.logging import AccessLog
 from wardgate.pricing.catalog import PriceBook
 from wardgate.providers.base import ProviderClient
@@ -59,7 +60,7 @@ def build_snapshot(
     loaded: LoadedConfig,
     transport: Transport,
     authenticator: Authenticator,
-    access_log: AccessLog,
+    observers: Observers,
     fetcher: ImageFetcher | None = None,
     routing: RoutingState | None = None,
 ) -> Snapshot:
@@ -69,7 +70,7 @@ def build_snapshot(
     clients = {p.name: build_client(p, transport, fetcher) for p in config.providers}
     prices = PriceBook.load(config.prices)  # checked when the config loaded
     routes = RouteTable.build(config, clients, prices)
-    stages = default_stages(authenticator=authenticator, access_log=access_log if config.server.access_log else None)
+    stages = default_stages(authenticator=authenticator, observers=observers)
     routing = routing if routing is not None else RoutingState()
     limits = limit_admission(config, routes, routing, authenticator, prices)
     router = Router(routes, config.server.routing, routing, limits)
@@ -122,6 +123,8 @@ class AppState:
     """Called after every committed admin change to identity data (refresh caches, tell other replicas)."""
     routing: RoutingState = field(default_factory=RoutingState)
     """Breakers, deployment health, retry budget and admission: the process's, kept across reloads."""
+    observers: Observers = field(default_factory=Observers)
+    """Who hears of every request's start and end (audit trail, metrics, traces, access log): the process's."""
 
     @property
     def breakers(self) -> BreakerBoard:
@@ -150,7 +153,7 @@ class AppState:
 
     def apply(self, loaded: LoadedConfig) -> None:
         self.snapshot = build_snapshot(
-            loaded, self.transport, self.authenticator, self.access_log, self.fetcher, self.routing
+            loaded, self.transport, self.authenticator, self.observers, self.fetcher, self.routing
         )
         self.reloads += 1
         self.last_reload_error = None

@@ -62,8 +62,7 @@ class SpendRecorder:
         if usage is None:
             usage = Usage() if error is not None or attempt is None else Usage(request.prompt_tokens or 0, events)
         price_cost, known = self._price(ctx, attempt.provider if attempt else None, attempt, usage)
-        if error is None and request.stream is False:
-            ctx.cost_usd = price_cost if known else None
+        ctx.usage, ctx.cost_usd, ctx.cost_known = usage, price_cost, known
         principal = ctx.principal
         return SpendRecord(
             request_id=ctx.request_id,

@@ -1,7 +1,8 @@
-"""The spend ledger behind a real gateway process: every answered request has its row with the cost computed from
-the catalog (also for streams, whose usage the client never asked for), the cost header on whole answers, and a
-SIGTERM under load loses no row — what was not shipped before the exit is shipped by the next start — and neither
-does a 30-second PostgreSQL outage."""
+"""The write-behind pipelines (spend ledger, audit trail) behind a real gateway process: every answered request has
+its ledger row with the cost computed from the catalog (also for streams, whose usage the client never asked for),
+the cost header on whole answers, and a SIGTERM under load loses neither a ledger row nor an audit record of a
+request that got a response — what was not shipped before the exit is shipped by the next start — and neither does
+a 30-second PostgreSQL outage (the audit chain still verifies afterwards)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from tcp_proxy import ThreadedTcpProxy
 
 from db_backends import PG_HOST, _truncate
 from wardgate.storage.database import Database
-from wardgate.storage.schema import spend_ledger
+from wardgate.storage.schema import audit_log, spend_ledger
 from wardgate.testing import Behavior, FakeOpenAI, FakeServerThread
 
 pytestmark = pytest.mark.integration
@@ -68,16 +69,43 @@ def rows(database: str) -> list[Any]:
     return asyncio.run(fetch())
 
 
-def count(database: str) -> int:
+def count(database: str, table: Any = spend_ledger) -> int:
     async def fetch() -> int:
         db = Database(database)
         try:
             async with db.engine.connect() as conn:
-                return int((await conn.execute(select(func.count()).select_from(spend_ledger))).scalar_one())
+                return int((await conn.execute(select(func.count()).select_from(table))).scalar_one())
         finally:
             await db.close()
 
     return asyncio.run(fetch())
+
+
+def request_ids(database: str, table: Any) -> set[str]:
+    async def fetch() -> set[str]:
+        db = Database(database)
+        try:
+            async with db.engine.connect() as conn:
+                return set((await conn.execute(select(table.c.request_id))).scalars())
+        finally:
+            await db.close()
+
+    return asyncio.run(fetch())
+
+
+def audit_verifies(database: str) -> bool:
+    from wardgate.audit.verify import verify
+
+    async def run() -> bool:
+        db = Database(database)
+        try:
+            report = await verify(db)
+        finally:
+            await db.close()
+        assert report.ok, [p.line() for p in report.problems]
+        return report.ok
+
+    return asyncio.run(run())
 
 
 def until(predicate: Any, within: float) -> None:
@@ -131,10 +159,11 @@ def test_each_request_is_priced_from_the_catalog_streams_included(fake: FakeOpen
         gateway.stop()
 
 
-def test_sigterm_under_load_loses_no_ledger_row(fake: FakeOpenAI, tmp_path: Path) -> None:
+def test_sigterm_under_load_loses_no_ledger_row_or_audit_record(fake: FakeOpenAI, tmp_path: Path) -> None:
     database = f"sqlite:///{tmp_path / 'wardgate.db'}"
     gateway = start(tmp_path / "gw", fake.url, database)
     answered = 0
+    ids: set[str] = set()
     lock = threading.Lock()
     stop = threading.Event()
 
@@ -143,11 +172,12 @@ def test_sigterm_under_load_loses_no_ledger_row(fake: FakeOpenAI, tmp_path: Path
         client = openai.OpenAI(base_url=gateway.base_url, api_key=MASTER, max_retries=0, timeout=10)
         while not stop.is_set():
             try:
-                client.chat.completions.create(model="chat", messages=HI)  # type: ignore[arg-type]
+                raw = client.chat.completions.with_raw_response.create(model="chat", messages=HI)  # type: ignore[arg-type]
             except (openai.APIConnectionError, openai.APIStatusError):
                 return
             with lock:
                 answered += 1
+                ids.add(raw.headers["x-request-id"])
 
     with ThreadPoolExecutor(16) as pool:
         for _ in range(16):
@@ -160,12 +190,18 @@ def test_sigterm_under_load_loses_no_ledger_row(fake: FakeOpenAI, tmp_path: Path
     restarted = start(tmp_path / "gw", fake.url, database)  # the next start ships what the spool kept
     try:
         until(lambda: count(database) >= answered, 15)
+        until(lambda: ids <= request_ids(database, audit_log), 15)
     finally:
         restarted.stop()
     assert count(database) >= answered, (survivors, answered)
+    assert ids <= request_ids(database, spend_ledger)
+    assert len(ids) == answered and ids <= request_ids(database, audit_log)
+    assert audit_verifies(database)
 
 
-def test_a_30_second_postgresql_outage_loses_no_ledger_row(fake: FakeOpenAI, pg_template: str, tmp_path: Path) -> None:
+def test_a_30_second_postgresql_outage_loses_no_ledger_row_nor_audit_record(
+    fake: FakeOpenAI, pg_template: str, tmp_path: Path
+) -> None:
     direct = f"{PG_HOST}/{pg_template}"
     asyncio.run(_truncate(direct))
     proxy = ThreadedTcpProxy(5432)
@@ -175,7 +211,7 @@ def test_a_30_second_postgresql_outage_loses_no_ledger_row(fake: FakeOpenAI, pg_
         client = openai.OpenAI(base_url=gateway.base_url, api_key=MASTER, max_retries=0, timeout=10)
         for _ in range(20):
             client.chat.completions.create(model="chat", messages=HI)  # type: ignore[arg-type]
-        until(lambda: count(direct) == 20, 10)
+        until(lambda: count(direct) == 20 and count(direct, audit_log) == 20, 10)
         proxy.stop()  # the outage: every connection cut, new ones refused
         outage = time.monotonic()
         answered = 20
@@ -184,9 +220,12 @@ def test_a_30_second_postgresql_outage_loses_no_ledger_row(fake: FakeOpenAI, pg_
             answered += 1
             time.sleep(0.2)
         assert count(direct) == 20, "nothing can have reached the database during the outage"
+        assert count(direct, audit_log) == 20
         proxy.start()
         until(lambda: count(direct) == answered, 45)  # the shipper's backoff is at most 30 s
+        until(lambda: count(direct, audit_log) == answered, 15)
     finally:
         gateway.stop()
         proxy.close()
-    assert count(direct) == answered
+    assert count(direct) == answered and count(direct, audit_log) == answered
+    assert audit_verifies(direct)

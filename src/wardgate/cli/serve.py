@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from dataclasses import replace
@@ -46,6 +47,7 @@ def serve(config_path: Path | None, host: str, port: int, workers: int, data_dir
 
     from wardgate.app import announce_master_key, create_app
     from wardgate.observability.logging import configure_logging
+    from wardgate.observability.metrics_shared import METRICS_DIR_ENV, server_metrics_dir
     from wardgate.storage.meta import ensure_master_key
     from wardgate.storage.migrate import upgrade
 
@@ -68,19 +70,23 @@ def serve(config_path: Path | None, host: str, port: int, workers: int, data_dir
     if workers > 1:  # each worker builds its app from the environment
         os.environ.update(settings.to_env())
         os.environ["WARDGATE_LOG_LEVEL"] = log_level
-    uvicorn.run(
-        create_app(settings) if workers == 1 else "wardgate.app:create_app_from_env",
-        factory=workers > 1,
-        workers=workers,
-        host=host,
-        port=port,
-        log_config=None,
-        access_log=False,
-        loop="uvloop",
-        http="httptools",
-        timeout_graceful_shutdown=30,
-        server_header=False,
-    )
+    else:  # one process counts alone: never another server's metrics files
+        os.environ.pop(METRICS_DIR_ENV, None)
+    # several workers share their metrics through a fresh private directory, removed when the server stops
+    with server_metrics_dir() if workers > 1 else contextlib.nullcontext():
+        uvicorn.run(
+            create_app(settings) if workers == 1 else "wardgate.app:create_app_from_env",
+            factory=workers > 1,
+            workers=workers,
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+            loop="uvloop",
+            http="httptools",
+            timeout_graceful_shutdown=30,
+            server_header=False,
+        )
 
 
 @main.group("config")

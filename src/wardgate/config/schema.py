@@ -22,11 +22,13 @@ from pydantic import (
     model_validator,
 )
 
+from wardgate.config.audit_config import AuditConfig
 from wardgate.config.auth_config import OidcConfig
 from wardgate.config.breaker_config import BreakerConfig
 from wardgate.config.budgets_config import BudgetRule, BudgetsServerConfig, budget_problems
 from wardgate.config.credential_refs import may_stay_unresolved
 from wardgate.config.limits_config import DeploymentLimits, LimitRule, LimitsServerConfig, rule_problems
+from wardgate.config.observability_config import ObservabilityConfig
 from wardgate.config.prices_config import PricesConfig
 from wardgate.config.routing_config import DeploymentRouting, ModelRouting, RoutingConfig, routing_problems
 
@@ -332,6 +334,8 @@ class GatewayConfig(Strict):
     )
     auth: AuthConfig = AuthConfig()
     server: ServerConfig = ServerConfig()
+    audit: AuditConfig = AuditConfig()
+    observability: ObservabilityConfig = ObservabilityConfig()
     providers: list[ProviderConfig] = Field(default_factory=list)
     models: list[ModelConfig] = Field(default_factory=list)
     limits: list[LimitRule] = Field(

@@ -219,4 +219,18 @@ class RequestContext:
     error_code: str | None = None
     decisions: list[PolicyDecision] = field(default_factory=list)
     cost_usd: Decimal | None = None
-    """What a whole answer cost (USD), once its usage is priced (``x-wardgate-cost``)."""
+    """What the request cost (USD), once its usage is priced (a whole answer's is sent as ``x-wardgate-cost``)."""
+    cost_known: bool = True
+    """False when no price was found for the deployment's model (``cost_usd`` is then 0)."""
+    usage: Any = None
+    """The request's ``wardgate.tokens.usage.Usage`` once it is over (reported, or estimated for a cut stream)."""
+    cache_hit: bool = False
+    """Answered from the gateway's cache."""
+    flags: set[str] = field(default_factory=set)
+    """Content classifications found in the request (e.g. "phi", "pii"), for the audit trail and its reports."""
+    trace: Any = None
+    """The request's tracing handle (``wardgate.observability.tracing``) when tracing is on, else None."""
+    capture: Any = None
+    """The answer as captured for the audit trail when the team's content mode asks for it (``audit.content``)."""
+    upstream_headers: dict[str, str] | None = None
+    """Extra headers for the current upstream attempt (W3C ``traceparent``), added by every provider client."""

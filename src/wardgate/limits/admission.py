@@ -102,7 +102,8 @@ class LimitAdmission:
             error = _refusal(decision, required, route.name)
             meter = required[decision.blocked][1] if decision.blocked >= 0 else None
             name, scope = (meter.limit, meter.scope) if meter is not None else ("deployment quota", "deployment")
-            ctx.decisions.append(PolicyDecision("rate_limit", name, "enforce", "refused", error.message))
+            policy = "budget" if meter is not None and meter.unit == "usd" else "rate_limit"
+            ctx.decisions.append(PolicyDecision(policy, name, "enforce", "refused", error.message))
             self.events[(name, scope, "refused")] += 1
             if self.alerts is not None and decision.blocked >= first_budget:
                 demand, meter, rule = budgets[decision.blocked - first_budget]
@@ -209,7 +210,8 @@ def _meter_for(taken: Taken, key: str) -> Meter:
 
 def _audited(ctx: RequestContext, demand: Demand, meter: Meter) -> None:
     detail = f"{meter.scope} limit of {int(demand.capacity)} {meter.describe()}"
-    ctx.decisions.append(PolicyDecision("rate_limit", meter.limit, "audit", "would_refuse", detail))
+    policy = "budget" if meter.unit == "usd" else "rate_limit"
+    ctx.decisions.append(PolicyDecision(policy, meter.limit, "audit", "would_refuse", detail))
     key_id = ctx.principal.key_id if ctx.principal is not None else None
     _log.warning(
         "rate limit would have refused this request (audit mode)",

@@ -13,9 +13,13 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
+
+if TYPE_CHECKING:
+    from wardgate.core.types import RequestContext
+    from wardgate.observability.events import RequestEnd
 
 ACCESS_LOGGER = "wardgate.access"
 
@@ -90,3 +94,52 @@ class AccessLog:
             self._pending.clear()
             with contextlib.suppress(OSError):  # a closed stderr must not fail requests
                 self._write(data)
+
+
+class AccessLogObserver:
+    """Writes one access-log line per request when it ends (``server.access_log`` of the request's snapshot turns
+    it off): who (key id, team, user — never a key), what (endpoint, dialect, model, deployment), the outcome
+    (status, error code, attempts), how long, and the usage and cost. Never a body, a header or prompt content."""
+
+    def __init__(self, log: AccessLog) -> None:
+        self.log = log
+
+    def started(self, ctx: RequestContext) -> None:
+        return None
+
+    def ended(self, end: RequestEnd) -> None:
+        ctx, request = end.ctx, end.request
+        snapshot = ctx.snapshot
+        if snapshot is not None and not snapshot.loaded.config.server.access_log:
+            return
+        last = ctx.attempts[-1] if ctx.attempts else None
+        principal = ctx.principal
+        usage = ctx.usage
+        fields: dict[str, Any] = {
+            "request_id": ctx.request_id,
+            "endpoint": request.endpoint.value,
+            "dialect": ctx.dialect,
+            "model": request.model,
+            "stream": request.stream,
+            "status": end.status,
+            "error": end.error,
+            "outcome": "ok" if end.error is None else ("refused" if end.status < 500 else "failed"),
+            "duration_ms": round(end.duration * 1000, 2),
+            "provider": last.provider if last else None,
+            "upstream_model": last.deployment_model if last else None,
+            "deployment": last.deployment if last else None,
+            "attempts": len(ctx.attempts),
+            "key_id": principal.key_id if principal else None,
+            "team_id": principal.team_id if principal else None,
+            "user_id": principal.user_id if principal else None,
+            "client": ctx.client,
+        }
+        if usage is not None:
+            fields["input_tokens"] = usage.input_tokens
+            fields["output_tokens"] = usage.output_tokens
+        if ctx.cost_usd is not None:
+            fields["cost_usd"] = str(ctx.cost_usd)
+        trace = ctx.trace
+        if trace is not None:
+            fields["trace_id"] = getattr(trace, "trace_id", None)
+        self.log.emit(fields)

@@ -100,7 +100,7 @@ class TranslatingClient:
         self.name = name
         self.type = type
         self._adapter = adapter
-        self._base_url = base_url
+        self.base_url = base_url
         self._signer = signer
         self._transport = transport
         self._timeouts = timeouts
@@ -130,18 +130,18 @@ class TranslatingClient:
         native = request.native
         adapter = self._adapter
         if native is not None and isinstance(adapter, NativeAdapter) and adapter.native_dialect == native.dialect:
-            return await self._passthrough(adapter, native, request, target)
+            return await self._passthrough(adapter, native, request, target, ctx.upstream_headers)
         tctx = self._context(request, target)
         if request.endpoint is Endpoint.EMBEDDINGS:
             if isinstance(self._adapter, FanOutEmbeddings):
-                return await self._fan_out_embeddings(request, tctx)
+                return await self._fan_out_embeddings(request, tctx, ctx.upstream_headers)
             call = self._adapter.embeddings_call(request.body, tctx)
         else:
             body = request.canonical()
             if self._adapter.needs_image_bytes and self._fetcher is not None:
                 body = await self._fetcher.inline_images(body)
             call = self._adapter.chat_call(body, tctx)
-        reply = await self._send(call)
+        reply = await self._send(call, ctx.upstream_headers)
         headers = _dropped_headers(tctx)
         if call.stream:
             translator = _JsonChunks(self._adapter.chat_stream(tctx))
@@ -191,11 +191,13 @@ class TranslatingClient:
         except DECODE_ERRORS:
             raise UpstreamStatusError(f"provider {self.name} sent a token count that could not be read") from None
 
-    async def _fan_out_embeddings(self, request: ProxyRequest, tctx: TranslationContext) -> ProxyResponse:
+    async def _fan_out_embeddings(
+        self, request: ProxyRequest, tctx: TranslationContext, trace: Mapping[str, str] | None
+    ) -> ProxyResponse:
         adapter = self._adapter
         assert isinstance(adapter, FanOutEmbeddings)
         calls = adapter.embeddings_calls(request.body, tctx)
-        outcomes = await asyncio.gather(*(self._send(call) for call in calls), return_exceptions=True)
+        outcomes = await asyncio.gather(*(self._send(call, trace) for call in calls), return_exceptions=True)
         replies = [r for r in outcomes if isinstance(r, UpstreamReply)]
         failure = next((r for r in outcomes if isinstance(r, BaseException)), None)
         if failure is not None:
@@ -211,12 +213,17 @@ class TranslatingClient:
         return ProxyResponse(body=orjson.dumps(result), headers=_dropped_headers(tctx))
 
     async def _passthrough(
-        self, adapter: NativeAdapter, native: NativeBody, request: ProxyRequest, target: DeploymentTarget
+        self,
+        adapter: NativeAdapter,
+        native: NativeBody,
+        request: ProxyRequest,
+        target: DeploymentTarget,
+        trace: Mapping[str, str] | None,
     ) -> ProxyResponse:
         """Same dialect on both sides: forward the client's body (only ``model`` changed) and relay the answer."""
         model_unchanged = native.body.get("model") == target.upstream_model
         body = native.raw if model_unchanged else orjson.dumps({**native.body, "model": target.upstream_model})
-        reply = await self._send(adapter.native_call(body, native.headers, request.stream))
+        reply = await self._send(adapter.native_call(body, native.headers, request.stream), trace)
         if request.stream:
             return ProxyResponse(stream=self._relay(reply, adapter.native_stream()), dialect=native.dialect)
         raw = await reply.read_all(self.name)
@@ -226,12 +233,13 @@ class TranslatingClient:
             raise UpstreamStatusError(f"provider {self.name} sent a response that is not valid JSON") from None
         return ProxyResponse(body=raw, dialect=native.dialect)
 
-    async def _send(self, call: UpstreamCall) -> UpstreamReply:
+    async def _send(self, call: UpstreamCall, trace: Mapping[str, str] | None = None) -> UpstreamReply:
+        """Sign and send ``call``; ``trace`` (the attempt's trace context headers) is added after signing."""
         url, parsed = self._urls.get(call)
         headers = {**self._headers, **call.headers}
         if self._signer is not None:
             headers.update(await self._signer.headers(call.method, url, headers, call.body))
-        reply = await self._transport.send(self.name, parsed, call.body, headers, self._timeouts, call.stream)
+        reply = await self._transport.send(self.name, parsed, call.body, headers, self._timeouts, call.stream, trace)
         if reply.status != 200:
             if reply.status == 401 and isinstance(self._signer, TokenSigner):
                 self._signer.rejected()

@@ -111,9 +111,19 @@ class Transport:
         return found
 
     async def send(
-        self, provider: str, url: URL | str, body: bytes, headers: Mapping[str, str], timeouts: Timeouts, stream: bool
+        self,
+        provider: str,
+        url: URL | str,
+        body: bytes,
+        headers: Mapping[str, str],
+        timeouts: Timeouts,
+        stream: bool,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> UpstreamReply:
-        """POST and wait for the response headers, at most ``first_byte`` seconds. Redirects are not followed."""
+        """POST and wait for the response headers, at most ``first_byte`` seconds. Redirects are not followed.
+        ``extra_headers`` (the request's trace context) are added last, after any request signing."""
+        if extra_headers:
+            headers = {**headers, **extra_headers}
         timeout = self._client_timeout(timeouts, stream)
         try:
             if stream:

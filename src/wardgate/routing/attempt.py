@@ -37,6 +37,9 @@ async def run_attempt(
         route=entry.group.route.name,
     )
     ctx.attempts.append(attempt)
+    trace = ctx.trace
+    if trace is not None:  # the attempt's span context goes upstream (W3C traceparent)
+        ctx.upstream_headers = trace.attempt_started(attempt, deployment.client)
     health = state.health.begin(deployment.id)
     try:
         response = await _invoke(ctx, request, deployment, deadline)
@@ -53,6 +56,8 @@ async def run_attempt(
         raise
     arrived = time.perf_counter()
     attempt.status, attempt.first_byte = response.status, arrived
+    if trace is not None:
+        trace.attempt_answered(attempt, response)
     state.breakers.record(deployment.id, True, wall_clock())
     if response.stream is None:
         attempt.finished = arrived

@@ -108,7 +108,7 @@ class Router:
         )
         if ticket is not None and self._limit_headers:
             response.headers += ticket.headers()
-        if ctx.cost_usd is not None and self._headers:
+        if ctx.cost_usd is not None and ctx.cost_known and self._headers:
             response.headers.append((COST_HEADER, str(ctx.cost_usd).encode()))
         if self._headers:
             count = len(ctx.attempts)  # at most max_attempts (≤ 10)

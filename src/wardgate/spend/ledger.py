@@ -1,70 +1,34 @@
 """``SpendLedger``: the request path's one call is ``record(SpendRecord)`` (≈2 µs: encode and append to the spool's
-memory buffer; no I/O, no await). Everything else happens behind the request:
-
-* the spool (``storage.spool``, under ``spool_dir``) writes and fdatasyncs the buffer every ``sync_interval``
-  (50 ms by default): the crash window of a SIGKILL or power loss is those last 50 ms (plus one write); nothing
-  that was synced is lost;
-* a shipper task reads the spool in order, writes batches to the database (``ship.write_batch``: rows, tags and
-  rollups in one transaction, idempotent by record id) and only then acknowledges them to the spool;
-* a database outage (any length: 30 s or an hour) stops nothing on the request path: records keep spooling on disk
-  (bounded by ``SpoolOptions.max_bytes``; beyond it records are refused, counted and logged, never silently) and the
-  shipper retries with exponential backoff (``retry_initial`` doubling to ``retry_max``; one attempt may take
-  ``attempt_timeout``), then replays the backlog in order;
-* ``close()`` (at shutdown, after SIGTERM) flushes the spool to disk, ships for up to ``drain_seconds``, and leaves
-  whatever it could not ship in the spool: the next ``start()`` (of any process using that spool directory)
-  ships it;
-* lanes of the spool directory that no live process holds (a worker that is gone, a crashed process) are adopted
-  and shipped at ``start()`` and every ``adopt_interval`` seconds.
+memory buffer; no I/O, no await). Everything else happens behind the request, in the write-behind pipeline it
+shares with the audit trail (``storage.shipper.SpoolShipper``: durable spool under ``spool_dir``, batched
+fdatasync with a 50 ms crash window, a shipper that retries through database outages, replays after a restart and
+drains on SIGTERM). Batches are written by ``ship.write_batch`` (rows, tags and rollups in one transaction).
 
 Delivery to the database is effectively exactly-once: the spool delivers at least once (a crash between the commit
-and the acknowledgement replays that batch) and the database write ignores ids it already has. A record the
-database refuses for its content (not for an outage) is set aside in ``<spool_dir>/rejected.jsonl`` and counted,
-so one bad record never blocks the rest.
+and the acknowledgement replays that batch) and the database write ignores ids it already has.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
 from wardgate.spend.record import SpendRecord, decode, encode
 from wardgate.spend.ship import write_batch
 from wardgate.storage.database import Database
-from wardgate.storage.spool import Batch, Spool, SpoolOptions
+from wardgate.storage.shipper import ShipperStats, SpoolShipper, content_error
+from wardgate.storage.spool import SpoolOptions
 
 _log = logging.getLogger("wardgate.spend")
-_LOG_EVERY = 30.0
+LedgerStats = ShipperStats
+__all__ = ["LedgerStats", "SpendLedger", "content_error"]
 
 
-@dataclass(slots=True)
-class LedgerStats:
-    recorded: int = 0
-    """Records ``record()`` accepted into the spool."""
-    refused: int = 0
-    """Records ``record()`` could not spool (full, closed or not started): logged, and the reason this is nonzero
-    must be fixed — they are not in the ledger."""
-    shipped: int = 0
-    """Rows written to the database."""
-    replayed: int = 0
-    """Records the database already had (a replay after a crash): skipped."""
-    batches: int = 0
-    failures: int = 0
-    """Failed attempts to write a batch (outages): each is retried."""
-    rejected: int = 0
-    """Records the database refused for their content, or that could not be decoded: in ``rejected.jsonl``."""
-    adopted_lanes: int = 0
-
-
-class SpendLedger:
+class SpendLedger(SpoolShipper):
     """Construct with the database and a spool directory (``<data_dir>/spool/spend``), ``await start()`` at
     startup, ``record()`` on the request path, ``await close()`` at shutdown."""
+
+    label = "spend ledger"
 
     def __init__(
         self,
@@ -78,104 +42,36 @@ class SpendLedger:
         attempt_timeout: float = 30.0,
         adopt_interval: float = 60.0,
     ) -> None:
-        self.db = db
-        self.spool_dir = spool_dir
-        self.options = options or SpoolOptions()
-        self.batch_records = batch_records
-        self.retry_initial = retry_initial
-        self.retry_max = retry_max
-        self.attempt_timeout = attempt_timeout
-        self.adopt_interval = adopt_interval
-        self.stats = LedgerStats()
-        self._spool: Spool | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._closing = False
-        self._down_since: float | None = None
-        self._logged = self._refused_logged = 0.0
-        self._next_adopt = 0.0
-
-    async def start(self) -> None:
-        """Claim a spool lane and start shipping (what an earlier process left in the directory included)."""
-        self._spool = await Spool.open(self.spool_dir, self.options)
-        self._task = asyncio.create_task(self._run(), name="spend ledger shipper")
-
-    # --- the request path ---------------------------------------------------------------------------------------
+        super().__init__(
+            db,
+            spool_dir,
+            options=options,
+            batch_records=batch_records,
+            retry_initial=retry_initial,
+            retry_max=retry_max,
+            attempt_timeout=attempt_timeout,
+            adopt_interval=adopt_interval,
+            logger=_log,
+        )
 
     def record(self, record: SpendRecord) -> None:
         """Hand one request's spend to the ledger: never blocks and never raises; a record it cannot keep (not
         started, closed, spool full, not encodable) is counted in ``stats.refused`` and logged (rate-limited)."""
-        spool = self._spool
         try:
-            if spool is not None and spool.append(encode(record)):
-                self.stats.recorded += 1
-                return
+            data = encode(record)
         except (TypeError, ValueError, AttributeError):  # not a well-formed SpendRecord (orjson: TypeError)
             _log.exception("spend ledger: record %r could not be encoded", getattr(record, "id", None))
-        self.stats.refused += 1
-        now = time.monotonic()
-        if spool is None and now - self._refused_logged >= _LOG_EVERY:  # the spool logs its own refusals
-            self._refused_logged = now
-            _log.error("spend ledger is not started: %d records were not stored", self.stats.refused)
+            self.refused()
+            return
+        self.append(data)
 
-    # --- shipping -----------------------------------------------------------------------------------------------
-
-    @property
-    def pending_bytes(self) -> int:
-        """Spooled bytes not yet in the database (after ``close``: what stays in the spool for the next start)."""
-        return self._spool.stats.unshipped_bytes if self._spool is not None else 0
-
-    def snapshot(self) -> dict[str, Any]:
-        """Counters for metrics and the admin API."""
-        spool = self._spool.stats if self._spool is not None else None
-        return {**asdict(self.stats), "spool": asdict(spool) if spool is not None else None}
-
-    async def _run(self) -> None:
-        spool = self._spool
-        assert spool is not None
-        while True:
-            try:
-                if time.monotonic() >= self._next_adopt and not self._closing:
-                    await self._adopt_orphans()
-                batch = await spool.read(self.batch_records)
-                if batch is None:
-                    if self._closing and spool.drained:
-                        return
-                    await spool.wait(1.0)
-                    continue
-                await self._deliver(spool, batch)
-            except Exception:  # the spool's disk (reading, the cursor): keep going, the data stays where it is
-                _log.exception("spend ledger: shipping from %s failed; retrying", spool.path)
-                await asyncio.sleep(self.retry_max if not self._closing else 0.1)
-
-    async def _deliver(self, spool: Spool, batch: Batch) -> None:
-        """Ship ``batch`` until it is in the database (retrying with backoff through an outage), then ack it."""
-        delay = self.retry_initial
-        while True:
-            try:  # a database that black-holes packets must not hang the shipper: give up and retry
-                await asyncio.wait_for(self._ship(spool.path, batch.records), self.attempt_timeout)
-            except Exception as exc:
-                self.stats.failures += 1
-                self._note_failure(exc, spool)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.retry_max)
-                continue
-            break
-        await spool.ack(batch)
-        self.stats.batches += 1
-        if self._down_since is not None:
-            _log.warning(
-                "spend ledger: the database is reachable again after %.1f s; replaying the backlog",
-                time.monotonic() - self._down_since,
-            )
-            self._down_since = None
-
-    async def _ship(self, lane: Path, raw: list[bytes]) -> None:
+    async def ship(self, lane: Path, raw: list[bytes]) -> None:
         records: list[SpendRecord] = []
         for data in raw:
             try:
                 records.append(decode(data))
             except ValueError as exc:
-                await self._reject(lane, data, f"undecodable: {exc}")
+                await self.reject(lane, data, f"undecodable: {exc}")
         try:
             new, rejected = await write_batch(self.db, records), 0
         except Exception as exc:
@@ -195,85 +91,6 @@ class SpendLedger:
             except Exception as exc:
                 if not content_error(exc):
                     raise
-                await self._reject(lane, encode(record), f"refused by the database: {type(exc).__name__}")
+                await self.reject(lane, encode(record), f"refused by the database: {type(exc).__name__}")
                 rejected += 1
         return new, rejected
-
-    async def _reject(self, lane: Path, data: bytes, why: str) -> None:
-        self.stats.rejected += 1
-        _log.error("spend ledger: a record from %s was set aside in rejected.jsonl (%s)", lane, why)
-        await asyncio.to_thread(_append_line, self.spool_dir / "rejected.jsonl", data)
-
-    def _note_failure(self, exc: Exception, spool: Spool) -> None:
-        now = time.monotonic()
-        if self._down_since is None:
-            self._down_since = now
-        if now - self._logged >= _LOG_EVERY:
-            self._logged = now
-            _log.error(
-                "spend ledger: cannot write to the database (%s: %s); %d bytes wait in the spool, retrying",
-                type(exc).__name__,
-                str(exc).splitlines()[0] if str(exc) else "",
-                spool.stats.unshipped_bytes,
-            )
-
-    async def _adopt_orphans(self) -> None:
-        """Ship what lanes without a live owner hold (a worker that is gone); one lane at a time."""
-        self._next_adopt = time.monotonic() + self.adopt_interval
-        own = self._spool.path if self._spool is not None else None
-        for lane_dir in Spool.lanes(self.spool_dir):
-            if lane_dir == own or self._closing:
-                continue
-            orphan = await Spool.adopt(lane_dir)
-            if orphan is None:
-                continue
-            self.stats.adopted_lanes += 1
-            _log.info("spend ledger: shipping %d bytes left in %s", orphan.stats.unshipped_bytes, lane_dir)
-            try:
-                while not self._closing and (batch := await orphan.read(self.batch_records)) is not None:
-                    await self._deliver(orphan, batch)
-            finally:
-                await orphan.close()
-
-    # --- shutdown -----------------------------------------------------------------------------------------------
-
-    async def close(self, drain_seconds: float = 10.0) -> None:
-        """Flush the spool to disk, ship for up to ``drain_seconds``, stop. What is not shipped stays in the spool
-        for the next start. Idempotent."""
-        spool, task = self._spool, self._task
-        if spool is None or self._closing:
-            return
-        self._closing = True
-        with contextlib.suppress(OSError):
-            await spool.flush()  # durable before anything else
-        if task is not None:
-            done, _ = await asyncio.wait({task}, timeout=drain_seconds)
-            if not done:
-                _log.warning(
-                    "spend ledger: %d bytes not shipped within %.1f s; they stay in %s for the next start",
-                    spool.stats.unshipped_bytes,
-                    drain_seconds,
-                    spool.path,
-                )
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            elif task.exception() is not None:
-                _log.error("spend ledger shipper failed", exc_info=task.exception())
-        await spool.close()  # kept: ``record`` now counts refusals, ``pending_bytes`` tells what stays behind
-
-
-def content_error(exc: BaseException) -> bool:
-    """Whether the database (or the driver) refused a write for what it contains — a value out of range, a
-    constraint — rather than because it is unreachable, locked or not migrated yet (those are retried)."""
-    if isinstance(exc, (DataError, IntegrityError)):
-        return True
-    if isinstance(exc, DBAPIError):  # PostgreSQL: SQLSTATE class 22 (data exception) or 23 (integrity)
-        return str(getattr(exc.orig, "sqlstate", "") or "")[:2] in ("22", "23")
-    inner = exc.orig if isinstance(exc, StatementError) else exc
-    return isinstance(inner, (ArithmeticError, ValueError, TypeError))
-
-
-def _append_line(path: Path, data: bytes) -> None:
-    with open(path, "ab") as out:
-        out.write(data.replace(b"\n", b" ") + b"\n")

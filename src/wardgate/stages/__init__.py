@@ -10,13 +10,13 @@ from collections.abc import Sequence
 
 from wardgate.core.types import Stage
 from wardgate.identity.authenticator import Authenticator
-from wardgate.observability.logging import AccessLog
+from wardgate.observability.events import Observers
 from wardgate.stages.authenticate import make_authenticate
 from wardgate.stages.authorize import authorize
 from wardgate.stages.observe import make_observe
 from wardgate.stages.parse import parse
 
 
-def default_stages(*, authenticator: Authenticator, access_log: AccessLog | None) -> Sequence[Stage]:
+def default_stages(*, authenticator: Authenticator, observers: Observers) -> Sequence[Stage]:
     """The stage list for a snapshot. Later stages slot in between authorize and the terminal handler."""
-    return (make_observe(access_log), make_authenticate(authenticator), parse, authorize)
+    return (make_observe(observers), make_authenticate(authenticator), parse, authorize)

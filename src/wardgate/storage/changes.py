@@ -1,5 +1,7 @@
 """The record of admin changes (who, what, before and after — never a secret), written in the same transaction as
-the change itself, and read back for the admin API and, later, the audit trail."""
+the change itself: a row in ``admin_changes`` (read back by the admin API) and an "admin" record appended to the
+audit trail's hash chain (``wardgate.audit``), so a committed change is always in the trail and a rolled-back one
+never is."""
 
 from __future__ import annotations
 
@@ -47,20 +49,40 @@ def _jsonable(value: Any) -> Any:
 
 
 async def record_change(conn: AsyncConnection, actor: Principal, change: Change, request_id: str | None) -> None:
-    """Insert the change record; call it inside the transaction that makes the change."""
+    """Insert the change record and append it to the audit trail; call it inside the transaction that makes the
+    change."""
+    from wardgate.audit.chain import Entry, append
+    from wardgate.audit.record import admin_record, encode
+
+    at = datetime.now(UTC)
+    who = actor_fields(actor)
+    before, after = _clean(change.before), _clean(change.after)
     await conn.execute(
         insert(admin_changes).values(
-            at=datetime.now(UTC),
-            **actor_fields(actor),
+            at=at,
+            **who,
             action=change.action,
             object_kind=change.object_kind,
             object_id=change.object_id,
             team_id=change.team_id,
-            before=_clean(change.before),
-            after=_clean(change.after),
+            before=before,
+            after=after,
             request_id=request_id,
         )
     )
+    record = admin_record(
+        actor_kind=who["actor_kind"],
+        actor_id=who["actor_id"],
+        action=change.action,
+        object_kind=change.object_kind,
+        object_id=change.object_id,
+        team_id=change.team_id,
+        before=before,
+        after=after,
+        request_id=request_id,
+        at=at,
+    )
+    await append(conn, [Entry.of(record, encode(record))])
 
 
 async def list_changes(

@@ -332,3 +332,73 @@ spend_rollups = Table(
 )
 """Sums per minute, hour and day (``bucket``) and per combination of the attribution columns, upserted with the
 ledger rows they count, in the same transaction."""
+
+# --- audit trail (``wardgate.audit``): append-only, hash-chained ---------------------------------------------------
+GENESIS_HASH = "0" * 64
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False),
+    Column("id", String(ID), nullable=False, unique=True),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),
+    Column("request_id", String(128), nullable=True, index=True),
+    Column("team_id", String(ID), nullable=True),
+    Column("key_id", String(ID), nullable=True),
+    Column("user_id", String(ID), nullable=True),
+    Column("model", String(NAME), nullable=True),
+    Column("status", Integer, nullable=True),
+    Column("flags", String(NAME), nullable=True),
+    Column("record", Text, nullable=True),
+    Column("record_hash", String(64), nullable=False),
+    Column("purged_at", DateTime(timezone=True), nullable=True),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("ix_audit_log_team_id_at", "team_id", "at"),
+    Index("ix_audit_log_key_id_at", "key_id", "at"),
+    Index("ix_audit_log_user_id_at", "user_id", "at"),
+)
+"""One row per audited event (a proxy request, an admin change), in chain order ``seq``. ``record`` is the
+event's canonical JSON exactly as written (``audit.record``); ``record_hash`` its SHA-256; ``hash`` chains
+``seq``, ``id``, ``at``, ``record_hash`` and ``prev_hash`` (``audit.chain``). Retention may purge ``record``
+(``purged_at`` set) while ``record_hash`` keeps the chain verifiable. The columns between ``kind`` and ``flags``
+are an index of the record and must agree with it."""
+
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+    Column("base_seq", BigInteger, nullable=False),
+    Column("base_hash", String(64), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+"""One row (id 1): the chain's last ``seq`` and ``hash`` (every writer locks it to append), and its base (the
+``prev_hash`` of the first row kept after retention deleted the oldest rows)."""
+
+audit_seals = Table(
+    "audit_seals",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("seq", BigInteger, nullable=False, index=True),
+    Column("hash", String(64), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("key_id", String(ID), nullable=True),
+    Column("mac", String(64), nullable=True),
+)
+"""Periodic seals: the chain's ``hash`` at ``seq``, authenticated by an HMAC under a key derived from the vault's
+master key (``key_id``), so rewriting the chain after an edit needs the master key too."""
+
+audit_cursors = Table(
+    "audit_cursors",
+    metadata,
+    Column("name", String(NAME), primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("lease_owner", String(NAME), nullable=True),
+    Column("lease_until", DateTime(timezone=True), nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+"""Delivery cursors of the audit sinks (``audit.sinks``): the last ``seq`` a sink has delivered, and which process
+holds the lease to deliver it (one replica at a time per sink)."""

@@ -2,7 +2,8 @@
 
 Owns: ``FakeAnthropic``, ``FakeGemini`` (Gemini and Vertex AI, with an OAuth token endpoint) and ``FakeBedrock``
 (SigV4-verifying, binary event-stream), each in its own subpackage, ``FakeOidc`` (an OpenID Provider: discovery,
-JWKS, auto-approving ``/authorize``, ``/token`` with PKCE) and ``FakeOpenAI`` — a real aiohttp server
+JWKS, auto-approving ``/authorize``, ``/token`` with PKCE), ``FakeOtlp`` (an OTLP/HTTP trace collector decoding
+spans with the official protobuf messages) and ``FakeOpenAI`` — a real aiohttp server
 speaking the OpenAI and Azure OpenAI wire formats
 (chat completions, streamed and not, tool calls, embeddings, models, and the Responses API), scriptable per request with
 ``Behavior`` (latency, errors, chunking, disconnects, malformed JSON ...), recording every request;

@@ -23,7 +23,7 @@ from wardgate.identity.authenticator import Authenticator
 from wardgate.limits.buckets import Reservation
 from wardgate.limits.memory import MemoryEngine
 from wardgate.limits.resolve import agent_of
-from wardgate.observability.logging import AccessLog
+from wardgate.observability.events import Observers
 from wardgate.providers.transport import Transport
 from wardgate.routing.state import RoutingState
 from wardgate.runtime import Snapshot, build_snapshot
@@ -56,7 +56,7 @@ def snapshot(
     )
     engine = MemoryEngine()
     routing = RoutingState(limits=engine)
-    built = build_snapshot(LoadedConfig(config, "test"), transport, Authenticator("x" * 64), AccessLog(), None, routing)
+    built = build_snapshot(LoadedConfig(config, "test"), transport, Authenticator("x" * 64), Observers(), None, routing)
     return built, engine
 
 

@@ -25,7 +25,7 @@ from wardgate.identity.authenticator import Authenticator
 from wardgate.limits.alerts import BudgetAlerts
 from wardgate.limits.budgets import window
 from wardgate.limits.memory import MemoryEngine
-from wardgate.observability.logging import AccessLog
+from wardgate.observability.events import Observers
 from wardgate.providers.transport import Transport
 from wardgate.routing.state import RoutingState
 from wardgate.runtime import Snapshot, build_snapshot
@@ -49,7 +49,7 @@ def snapshot(transport: Transport, budgets: list[dict[str, Any]]) -> tuple[Snaps
     )
     engine, alerts = MemoryEngine(), BudgetAlerts()
     routing = RoutingState(limits=engine, budget_alerts=alerts)
-    built = build_snapshot(LoadedConfig(config, "test"), transport, Authenticator("x" * 64), AccessLog(), None, routing)
+    built = build_snapshot(LoadedConfig(config, "test"), transport, Authenticator("x" * 64), Observers(), None, routing)
     return built, engine, alerts
 
 
@@ -144,7 +144,7 @@ async def test_a_budget_near_its_cap_downgrades_to_a_cheaper_model(transport: Tr
         }
     )
     routing = RoutingState(limits=MemoryEngine(), budget_alerts=BudgetAlerts())
-    snap = build_snapshot(LoadedConfig(config, "test"), transport, Authenticator("x" * 64), AccessLog(), None, routing)
+    snap = build_snapshot(LoadedConfig(config, "test"), transport, Authenticator("x" * 64), Observers(), None, routing)
     served, decisions = [], []
     for _ in range(12):
         raw = orjson.dumps({"model": "chat", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 50})

@@ -24,7 +24,7 @@ from wardgate.identity.authenticator import Authenticator
 from wardgate.limits.alerts import BudgetAlerts
 from wardgate.limits.budgets import BudgetPolicy, window
 from wardgate.limits.memory import MemoryEngine
-from wardgate.observability.logging import AccessLog
+from wardgate.observability.events import Observers
 from wardgate.providers.transport import Transport
 from wardgate.routing.state import RoutingState
 from wardgate.runtime import Snapshot, build_snapshot
@@ -47,7 +47,7 @@ def snapshot(transport: Transport) -> tuple[Snapshot, MemoryEngine]:
     )
     engine = MemoryEngine()
     routing = RoutingState(limits=engine, budget_alerts=BudgetAlerts())
-    built = build_snapshot(LoadedConfig(config, "test"), transport, Authenticator("x" * 64), AccessLog(), None, routing)
+    built = build_snapshot(LoadedConfig(config, "test"), transport, Authenticator("x" * 64), Observers(), None, routing)
     return built, engine
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from wardgate.api.admin import (
+    audit,
     credentials,
     keys,
     limits,
@@ -30,4 +31,5 @@ ALL: list[APIRouter] = [
     routing.router,
     limits.router,
     spend.router,
+    audit.router,
 ]

@@ -49,7 +49,7 @@ class OpenAIStyleClient:
         self.name = name
         self.type = type
         self._adapter = adapter
-        self._base_url = base_url
+        self.base_url = base_url
         self._credential = credential
         self._transport = transport
         self._timeouts = timeouts
@@ -64,11 +64,13 @@ class OpenAIStyleClient:
 
     async def invoke(self, ctx: RequestContext, request: ProxyRequest, target: DeploymentTarget) -> ProxyResponse:
         if request.native is not None and self._responses is not None and request.native.dialect == RESPONSES_DIALECT:
-            return await self._responses_passthrough(self._responses, request.native, request.stream, target)
+            return await self._responses_passthrough(self._responses, request.native, request.stream, target, ctx)
         call = self._adapter.build_call(request, target.upstream_model)
         headers = {**self._headers, **call.headers} if call.headers else self._headers
         _, url = self._urls.get(call)
-        reply = await self._transport.send(self.name, url, call.body, headers, self._timeouts, call.stream)
+        reply = await self._transport.send(
+            self.name, url, call.body, headers, self._timeouts, call.stream, ctx.upstream_headers
+        )
         if reply.status != 200:
             raise await read_error(reply, self.name, self._adapter.map_error, self._scrub)
         if call.stream:
@@ -86,13 +88,15 @@ class OpenAIStyleClient:
         return ProxyResponse(body=body, parsed=parsed)
 
     async def _responses_passthrough(
-        self, adapter: ResponsesAdapter, native: NativeBody, stream: bool, target: DeploymentTarget
+        self, adapter: ResponsesAdapter, native: NativeBody, stream: bool, target: DeploymentTarget, ctx: RequestContext
     ) -> ProxyResponse:
         """A Responses API request forwarded as the client sent it (only ``model`` changed), answered as it came."""
         call = adapter.responses_call(native_body(native, target.upstream_model), stream)
         headers = {**self._headers, **call.headers} if call.headers else self._headers
         _, url = self._urls.get(call)
-        reply = await self._transport.send(self.name, url, call.body, headers, self._timeouts, stream)
+        reply = await self._transport.send(
+            self.name, url, call.body, headers, self._timeouts, stream, ctx.upstream_headers
+        )
         if reply.status != 200:
             raise await read_error(reply, self.name, self._adapter.map_error, self._scrub)
         if not stream:

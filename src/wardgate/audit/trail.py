@@ -1,0 +1,127 @@
+"""``AuditTrail``: the audit records' write-behind pipeline. The request path hands each record's bytes to
+``record`` (append to the spool's memory buffer: no I/O, no await); the shipper (``storage.shipper``) writes batches
+to ``audit_log`` through ``chain.append`` — one transaction per batch under the chain's head lock, idempotent by
+record id — retries through database outages, replays after a crash and drains on SIGTERM. The crash window is the
+spool's ``sync_interval`` (50 ms by default): records handed over less than that before a SIGKILL or a power loss
+may be lost; nothing synced is.
+
+It also keeps the chain sealed (``seal_interval``: a seal when the last is older, taken while appending, or when
+the spool is idle and the head moved since), and applies retention (``retention``) about once an hour.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from wardgate.audit.chain import Entry, SealKey, append, seal_now
+from wardgate.audit.retention import RetentionPolicy, purge
+from wardgate.storage.database import Database
+from wardgate.storage.shipper import SpoolShipper, content_error
+from wardgate.storage.spool import SpoolOptions
+
+_log = logging.getLogger("wardgate.audit")
+RETENTION_EVERY = 3600.0
+
+
+class AuditTrail(SpoolShipper):
+    label = "audit trail"
+
+    def __init__(
+        self,
+        db: Database,
+        spool_dir: Path,
+        *,
+        seal_key: SealKey | None = None,
+        seal_interval: float = 60.0,
+        retention: Callable[[], RetentionPolicy | None] | None = None,
+        options: SpoolOptions | None = None,
+        batch_records: int = 500,
+        retry_initial: float = 0.5,
+        retry_max: float = 30.0,
+        attempt_timeout: float = 30.0,
+    ) -> None:
+        super().__init__(
+            db,
+            spool_dir,
+            options=options,
+            batch_records=batch_records,
+            retry_initial=retry_initial,
+            retry_max=retry_max,
+            attempt_timeout=attempt_timeout,
+            logger=_log,
+        )
+        self.seal_key = seal_key
+        self.seal_interval = seal_interval
+        self.retention = retention
+        self.purged = 0
+        self._unsealed_since: float | None = None
+        self._next_retention = time.monotonic() + 60.0
+
+    def record(self, data: bytes) -> bool:
+        """Hand one encoded record (``record.encode``) to the trail; never blocks, never raises."""
+        return self.append(data)
+
+    async def ship(self, lane: Path, raw: list[bytes]) -> None:
+        entries: list[Entry] = []
+        for data in raw:
+            try:
+                entries.append(Entry.parse(data))
+            except ValueError as exc:
+                await self.reject(lane, data, f"undecodable: {exc}")
+        try:
+            new, rejected = await self._append(entries), 0
+        except Exception as exc:
+            if not content_error(exc):
+                raise
+            new, rejected = await self._append_one_by_one(lane, entries)
+        self.stats.shipped += new
+        self.stats.replayed += len(entries) - new - rejected
+        if new and self._unsealed_since is None:
+            self._unsealed_since = time.monotonic()
+
+    async def _append(self, entries: list[Entry]) -> int:
+        async with self.db.engine.begin() as conn:
+            return await append(conn, entries, seal_key=self.seal_key, seal_interval=self.seal_interval)
+
+    async def _append_one_by_one(self, lane: Path, entries: list[Entry]) -> tuple[int, int]:
+        new = rejected = 0
+        for entry in entries:
+            try:
+                new += await self._append([entry])
+            except Exception as exc:
+                if not content_error(exc):
+                    raise
+                await self.reject(lane, entry.data, f"refused by the database: {type(exc).__name__}")
+                rejected += 1
+        return new, rejected
+
+    async def idle(self) -> None:
+        """Seal a head that moved and has stayed unsealed for a seal interval; run retention when due."""
+        now = time.monotonic()
+        if self._unsealed_since is not None and now - self._unsealed_since >= self.seal_interval:
+            await self.seal()
+        if self.retention is not None and now >= self._next_retention:
+            self._next_retention = now + RETENTION_EVERY
+            policy = self.retention()
+            if policy is not None:
+                try:
+                    self.purged += await purge(self.db, policy)
+                except Exception as exc:  # the database is down: next hour
+                    _log.warning("audit retention failed", extra={"fields": {"error": repr(exc)}})
+
+    async def seal(self) -> None:
+        try:
+            async with self.db.engine.begin() as conn:
+                await seal_now(conn, self.seal_key)
+        except Exception as exc:
+            _log.warning("audit trail: sealing failed", extra={"fields": {"error": repr(exc)}})
+            return
+        self._unsealed_since = None
+
+    async def close(self, drain_seconds: float = 10.0) -> None:
+        await super().close(drain_seconds)
+        if self._unsealed_since is not None:
+            await self.seal()
