@@ -12,16 +12,17 @@ The target (issue 9): ≤ 60 µs CPU per request for audit + metrics + traces to
 from __future__ import annotations
 
 import argparse
-import asyncio
 import statistics
+import subprocess
 import sys
 import tempfile
-import threading
 from pathlib import Path
 
 from measure import Bench, Target, load_for, log, wrk_run
 from procs import Children, wait_ready
 from targets import ALIAS, CLIENT_KEY, HOST, chat_url, free_port, start_upstream, wardgate_env
+
+BENCH = Path(__file__).resolve().parent
 
 ON = """
 audit: {{enabled: true, seal_interval_seconds: 60}}
@@ -29,7 +30,7 @@ observability:
   tracing: {{enabled: true, endpoint: "http://127.0.0.1:{otlp}/v1/traces", sample_ratio: 1.0}}
 """
 OFF = """
-audit: {{enabled: false}}
+audit: {enabled: false}
 """
 
 
@@ -61,40 +62,6 @@ def start(children: Children, name: str, text: str, tmp: Path) -> Target:
     return Target(name, chat_url(port), CLIENT_KEY, ALIAS, child.pid)
 
 
-class Collector:
-    """An OTLP/HTTP endpoint that accepts every export and keeps nothing (so that the benchmark measures the
-    gateway's exporting, not a collector): a raw asyncio server in a thread, answering 200 with an empty
-    ``ExportTraceServiceResponse``."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.exports = 0
-        self._ready = threading.Event()
-        threading.Thread(target=asyncio.run, args=(self._serve(),), daemon=True).start()
-        self._ready.wait(5)
-
-    async def _serve(self) -> None:
-        server = await asyncio.start_server(self._client, HOST, self.port)
-        self._ready.set()
-        async with server:
-            await server.serve_forever()
-
-    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":", 1)[1])
-                await reader.readexactly(length)
-                self.exports += 1
-                writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n")
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
-            writer.close()
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=float, default=10.0)
@@ -102,12 +69,14 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--stream", action="store_true", help="streaming requests (20 chunks) instead")
     args = parser.parse_args()
-    otlp = Collector()
+    sink = subprocess.Popen([sys.executable, str(BENCH / "otlp_sink.py")], stdout=subprocess.PIPE, text=True)
+    assert sink.stdout is not None
+    otlp_port = int(sink.stdout.readline())
     with tempfile.TemporaryDirectory() as name, Children() as children:
         tmp = Path(name)
         upstream, direct = start_upstream(children, "fast", tmp, None)
         port = int(direct.url.split(":")[2].split("/")[0])
-        on = start(children, "observed", config(port, ON.format(otlp=otlp.port), True), tmp)
+        on = start(children, "observed", config(port, ON.format(otlp=otlp_port), True), tmp)
         off = start(children, "bare", config(port, OFF, False), tmp)
         bench = Bench(load_cpus=None, helper_pids=[upstream.pid], probe_cpu=None, quiet_pids=[on.pid, off.pid])
         for target in (on, off):
@@ -125,7 +94,7 @@ def main() -> int:
     print(f"gateway CPU per {kind}: observed {med_on:.1f} µs, bare {med_off:.1f} µs (medians of {args.repeat})")
     print(f"audit + metrics + traces: {med_on - med_off:.1f} µs per {kind} (paired rounds: "
           f"{', '.join(f'{d:.1f}' for d in deltas)})")  # fmt: skip
-    print(f"span exports received by the collector: {otlp.exports}", file=sys.stderr)
+    sink.terminate()
     return 0
 
 

@@ -14,13 +14,13 @@ Keys are in a fixed order; times are RFC 3339 UTC with microseconds; the cost is
 
 from __future__ import annotations
 
+import os
+import time
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import orjson
-
-from wardgate.storage.ids import new_id
 
 if TYPE_CHECKING:
     from wardgate.core.types import Attempt, Principal, RequestContext
@@ -31,7 +31,9 @@ _DUMP = orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS
 
 
 def new_audit_id() -> str:
-    return new_id("aud")
+    """``aud_`` + the time in ns (16 hex digits) + 8 random bytes: unique, and increasing over time, so the
+    trail's unique index on ids grows at its end instead of at random places (far cheaper per row)."""
+    return f"aud_{time.time_ns():016x}{os.urandom(8).hex()}"
 
 
 def _ms(seconds: float) -> float:

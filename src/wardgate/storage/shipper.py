@@ -94,6 +94,7 @@ class SpoolShipper:
         self._spool: Spool | None = None
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self._stop = asyncio.Event()
         self._down_since: float | None = None
         self._logged = self._refused_logged = 0.0
         self._next_adopt = 0.0
@@ -153,7 +154,8 @@ class SpoolShipper:
                     continue
                 await self._deliver(spool, batch)
                 if len(batch.records) < self.batch_records and self.linger and not self._closing:
-                    await asyncio.sleep(self.linger)  # let the next batch fill: a transaction per record is costly
+                    with contextlib.suppress(TimeoutError):  # let the next batch fill (a transaction costs far
+                        await asyncio.wait_for(self._stop.wait(), self.linger)  # more than a row), unless closing
             except Exception:  # the spool's disk (reading, the cursor): keep going, the data stays where it is
                 self.log.exception("%s: shipping from %s failed; retrying", self.label, spool.path)
                 await asyncio.sleep(self.retry_max if not self._closing else 0.1)
@@ -230,8 +232,10 @@ class SpoolShipper:
         if spool is None or self._closing:
             return
         self._closing = True
+        self._stop.set()
         with contextlib.suppress(OSError):
             await spool.flush()  # durable before anything else
+        spool.wake()
         if task is not None:
             done, _ = await asyncio.wait({task}, timeout=drain_seconds)
             if not done:

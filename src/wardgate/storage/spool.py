@@ -244,8 +244,12 @@ class Spool:
 
     # --- reading and acknowledging ------------------------------------------------------------------------------
 
+    def wake(self) -> None:
+        """End a reader's ``wait`` now (its owner is closing)."""
+        self._data.set()
+
     async def wait(self, seconds: float) -> None:
-        """Until new records were written, or ``seconds`` passed."""
+        """Until new records were written, ``wake`` was called, or ``seconds`` passed."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._data.wait(), seconds)
 

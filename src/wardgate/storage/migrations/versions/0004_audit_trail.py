@@ -44,10 +44,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_audit_log_at"), ["at"], unique=False)
-        batch_op.create_index(batch_op.f("ix_audit_log_request_id"), ["request_id"], unique=False)
         batch_op.create_index("ix_audit_log_team_id_at", ["team_id", "at"], unique=False)
-        batch_op.create_index("ix_audit_log_key_id_at", ["key_id", "at"], unique=False)
-        batch_op.create_index("ix_audit_log_user_id_at", ["user_id", "at"], unique=False)
 
     op.create_table(
         "audit_head",
