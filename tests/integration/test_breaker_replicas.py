@@ -28,7 +28,7 @@ MASTER_KEY = "wg-breaker-master-key"
 UPSTREAM_KEY = "sk-breaker-upstream-0123456789"
 REDIS_URL = os.environ.get("WARDGATE_TEST_REDIS", "redis://127.0.0.1:6379/0")
 DEAD, LIVE = "dead/gpt-4o", "live/gpt-4o-mini"
-COOLDOWN = 1.0
+COOLDOWN = 4.0  # long enough that a loaded machine cannot reach half-open between the two replicas
 
 
 def config(fake_url: str, prefix: str) -> dict[str, Any]:
