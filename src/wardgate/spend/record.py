@@ -3,8 +3,6 @@ spool encoding (an orjson array, versioned, ≈1 µs each way)."""
 
 from __future__ import annotations
 
-import os
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -12,13 +10,14 @@ from typing import Any
 
 import orjson
 
+from wardgate.storage.ids import new_id
+
 VERSION = 1
 
 
 def new_spend_id() -> str:
-    """A unique record id (the ledger's idempotency key: a replayed record is never counted twice): ``spend_`` +
-    the time in ns (16 hex digits) + 8 random bytes, increasing over time so the primary key grows at its end."""
-    return f"spend_{time.time_ns():016x}{os.urandom(8).hex()}"
+    """A unique record id (the ledger's idempotency key: a replayed record is never counted twice)."""
+    return new_id("spend")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -8,11 +8,11 @@ and closed before it comes back leaves everything in the spool for the next star
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from pathlib import Path
 
 import pytest
-from gateway_process import free_port
 from spend_fixtures import batch, count_rows, make, rollups, summed, totals
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DataError, OperationalError
@@ -60,7 +60,7 @@ async def test_a_database_outage_loses_nothing(database_url: str, database: Data
         down_for = time.monotonic() - outage
 
         proxy.start()  # the database is back
-        await wait_for(lambda: ledger.stats.shipped == 400, 15)
+        await wait_for(lambda: ledger.stats.shipped == 400 and ledger.pending_bytes == 0, 15)  # shipped, then acked
         assert ledger.stats.shipped == 400 and ledger.stats.replayed == 0 and ledger.pending_bytes == 0
         assert await count_rows(database) == 400
         assert summed(await rollups(database, "hour")) == totals(batch(400))
@@ -75,7 +75,9 @@ async def test_a_database_outage_loses_nothing(database_url: str, database: Data
 async def test_closed_during_an_outage_the_next_start_ships_the_rest(
     database_url: str, database: Database, tmp_path: Path
 ) -> None:
-    unreachable = Database(f"postgresql://postgres@127.0.0.1:{free_port()}/nothing")
+    refuser = socket.socket()  # bound and never listening: connections are refused for as long as it is held (a
+    refuser.bind(("127.0.0.1", 0))  # port merely found free could be taken meanwhile by a server that never answers)
+    unreachable = Database(f"postgresql://postgres@127.0.0.1:{refuser.getsockname()[1]}/nothing")
     down = SpendLedger(unreachable, tmp_path / "spool", retry_initial=0.05, retry_max=0.1)
     await down.start()
     for record in batch(250):
@@ -85,6 +87,7 @@ async def test_closed_during_an_outage_the_next_start_ships_the_rest(
     assert time.monotonic() - started < 3
     assert down.stats.failures >= 1 and down.stats.shipped == 0 and down.pending_bytes > 50_000
     await unreachable.close()
+    refuser.close()
 
     up = SpendLedger(database, tmp_path / "spool", retry_initial=0.05)
     await up.start()
