@@ -268,14 +268,10 @@ class Spool:
         limit = self._written if self.writable else None
         while len(records) < max_records and size < max_bytes and (limit is None or pos < limit):
             handle = self._reader(pos.segment)
-            end = limit.offset if limit is not None and limit.segment == pos.segment else None
-            offset = (
-                _frames(handle, pos.offset, end, max_records - len(records), max_bytes - size, records)
-                if handle is not None
-                else pos.offset
-            )
-            if offset != pos.offset:
-                pos, size = Position(pos.segment, offset), size + offset - pos.offset
+            frame = _frame(handle, pos.offset) if handle is not None else None
+            if frame is not None:
+                records.append(frame)
+                pos, size = Position(pos.segment, pos.offset + 8 + len(frame)), size + 8 + len(frame)
                 continue
             later = [s for s in self._lane.segments if s > pos.segment and (limit is None or s <= limit.segment)]
             if not later:
@@ -344,34 +340,17 @@ class Spool:
                 handle.close()  # closing the lock file releases the flock
 
 
-def _frames(handle: IO[bytes], offset: int, end: int | None, max_records: int, max_bytes: int, out: list[bytes]) -> int:
-    """Append to ``out`` the payloads of the whole, valid frames from ``offset`` (up to ``end``, at most
-    ``max_records`` and about ``max_bytes``), reading the segment in one chunk rather than frame by frame; returns
-    the offset after the last frame taken (``offset`` itself at the end, or at a torn or corrupt frame)."""
+def _frame(handle: IO[bytes], offset: int) -> bytes | None:
+    """The payload of the frame at ``offset``, or ``None`` at the end, or at a torn or corrupt frame."""
     handle.seek(offset)
-    want = max(max_bytes, 1 << 16) if end is None else end - offset
-    chunk = handle.read(want)
-    view, at, taken = memoryview(chunk), 0, 0
-    while taken < max_records and at + 8 <= len(chunk):
-        length, crc = _HEADER.unpack_from(chunk, at)
-        if not 0 < length <= _READ_MAX:
-            break
-        if at + 8 + length > len(chunk):
-            if at > 0 or end is not None:
-                break  # the rest of this frame is in the next read (or was never written: a torn tail)
-            chunk = chunk + handle.read(length + 8 - len(chunk))  # one frame larger than the chunk
-            view = memoryview(chunk)
-            if at + 8 + length > len(chunk):
-                break
-        payload = bytes(view[at + 8 : at + 8 + length])
-        if zlib.crc32(payload) != crc:
-            break
-        out.append(payload)
-        at += 8 + length
-        taken += 1
-        if at >= max_bytes:
-            break
-    return offset + at
+    header = handle.read(8)
+    if len(header) < 8:
+        return None
+    length, crc = _HEADER.unpack(header)
+    if not 0 < length <= _READ_MAX:
+        return None
+    payload = handle.read(length)
+    return payload if len(payload) == length and zlib.crc32(payload) == crc else None
 
 
 def _claim(root: Path) -> _Lane:
