@@ -156,7 +156,7 @@ class AuditForwarder:
 
 
 class _LeaseLost(Exception):
-    pass
+    """Another process took this sink's delivery lease: stop delivering it."""
 
 
 class _Worker:

@@ -15,12 +15,12 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from wardgate.audit.chain import Entry, SealKey, append, seal_now
 from wardgate.audit.retention import RetentionPolicy, purge
 from wardgate.storage.database import Database
 from wardgate.storage.shipper import SpoolShipper, content_error
-from wardgate.storage.spool import SpoolOptions
 
 _log = logging.getLogger("wardgate.audit")
 RETENTION_EVERY = 3600.0
@@ -28,6 +28,8 @@ RETENTION_EVERY = 3600.0
 
 class AuditTrail(SpoolShipper):
     label = "audit trail"
+
+    logger_name = "wardgate.audit"
 
     def __init__(
         self,
@@ -37,22 +39,10 @@ class AuditTrail(SpoolShipper):
         seal_key: SealKey | None = None,
         seal_interval: float = 60.0,
         retention: Callable[[], RetentionPolicy | None] | None = None,
-        options: SpoolOptions | None = None,
-        batch_records: int = 500,
-        retry_initial: float = 0.5,
-        retry_max: float = 30.0,
-        attempt_timeout: float = 30.0,
+        **options: Any,
     ) -> None:
-        super().__init__(
-            db,
-            spool_dir,
-            options=options,
-            batch_records=batch_records,
-            retry_initial=retry_initial,
-            retry_max=retry_max,
-            attempt_timeout=attempt_timeout,
-            logger=_log,
-        )
+        """``options``: the pipeline's settings (``SpoolShipper``: spool options, batch size, retries)."""
+        super().__init__(db, spool_dir, **options)
         self.seal_key = seal_key
         self.seal_interval = seal_interval
         self.retention = retention

@@ -15,9 +15,7 @@ from pathlib import Path
 
 from wardgate.spend.record import SpendRecord, decode, encode
 from wardgate.spend.ship import write_batch
-from wardgate.storage.database import Database
 from wardgate.storage.shipper import ShipperStats, SpoolShipper, content_error
-from wardgate.storage.spool import SpoolOptions
 
 _log = logging.getLogger("wardgate.spend")
 LedgerStats = ShipperStats
@@ -29,30 +27,7 @@ class SpendLedger(SpoolShipper):
     startup, ``record()`` on the request path, ``await close()`` at shutdown."""
 
     label = "spend ledger"
-
-    def __init__(
-        self,
-        db: Database,
-        spool_dir: Path,
-        *,
-        options: SpoolOptions | None = None,
-        batch_records: int = 500,
-        retry_initial: float = 0.5,
-        retry_max: float = 30.0,
-        attempt_timeout: float = 30.0,
-        adopt_interval: float = 60.0,
-    ) -> None:
-        super().__init__(
-            db,
-            spool_dir,
-            options=options,
-            batch_records=batch_records,
-            retry_initial=retry_initial,
-            retry_max=retry_max,
-            attempt_timeout=attempt_timeout,
-            adopt_interval=adopt_interval,
-            logger=_log,
-        )
+    logger_name = "wardgate.spend"
 
     def record(self, record: SpendRecord) -> None:
         """Hand one request's spend to the ledger: never blocks and never raises; a record it cannot keep (not

@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -58,13 +59,14 @@ class ShipperStats:
     adopted_lanes: int = 0
 
 
-class SpoolShipper:
+class SpoolShipper(ABC):
     """Subclasses implement ``ship(lane, records) -> None`` (write a batch of spooled records, counting into
     ``stats.shipped`` / ``stats.replayed``; raise on an outage). ``await start()`` at startup, ``append()`` on the
     request path, ``await close()`` at shutdown."""
 
     label = "shipper"
     """How logs name this pipeline ("spend ledger", "audit trail")."""
+    logger_name = "wardgate.storage"
 
     def __init__(
         self,
@@ -78,7 +80,6 @@ class SpoolShipper:
         attempt_timeout: float = 30.0,
         adopt_interval: float = 60.0,
         linger: float = 0.25,
-        logger: logging.Logger | None = None,
     ) -> None:
         self.db = db
         self.spool_dir = spool_dir
@@ -90,7 +91,7 @@ class SpoolShipper:
         self.adopt_interval = adopt_interval
         self.linger = linger
         self.stats = ShipperStats()
-        self.log = logger or logging.getLogger("wardgate.storage")
+        self.log = logging.getLogger(self.logger_name)
         self._spool: Spool | None = None
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -125,8 +126,9 @@ class SpoolShipper:
 
     # --- shipping -----------------------------------------------------------------------------------------------
 
+    @abstractmethod
     async def ship(self, lane: Path, raw: list[bytes]) -> None:
-        raise NotImplementedError
+        """Write one batch of spooled records to the database (idempotently); raise on an outage."""
 
     @property
     def pending_bytes(self) -> int:
@@ -160,7 +162,7 @@ class SpoolShipper:
                 self.log.exception("%s: shipping from %s failed; retrying", self.label, spool.path)
                 await asyncio.sleep(self.retry_max if not self._closing else 0.1)
 
-    async def idle(self) -> None:
+    async def idle(self) -> None:  # noqa: B027 - optional hook, nothing to do by default
         """Called when the spool is empty (before waiting for more): periodic work of a subclass."""
 
     async def _deliver(self, spool: Spool, batch: Batch) -> None:
