@@ -94,7 +94,7 @@ class SpoolShipper(ABC):
         self.log = logging.getLogger(self.logger_name)
         self._spool: Spool | None = None
         self._task: asyncio.Task[None] | None = None
-        self._closing = False
+        self._closing = self._aborted = False
         self._stop = asyncio.Event()
         self._down_since: float | None = None
         self._logged = self._refused_logged = 0.0
@@ -143,7 +143,7 @@ class SpoolShipper(ABC):
     async def _run(self) -> None:
         spool = self._spool
         assert spool is not None
-        while True:
+        while not self._aborted:
             try:
                 if time.monotonic() >= self._next_adopt and not self._closing:
                     await self._adopt_orphans()
@@ -157,7 +157,8 @@ class SpoolShipper(ABC):
                 await self._deliver(spool, batch)
                 if len(batch.records) < self.batch_records and self.linger and not self._closing:
                     with contextlib.suppress(TimeoutError):  # let the next batch fill (a transaction costs far
-                        await asyncio.wait_for(self._stop.wait(), self.linger)  # more than a row), unless closing
+                        async with asyncio.timeout(self.linger):  # more than a row), unless closing
+                            await self._stop.wait()
             except Exception:  # the spool's disk (reading, the cursor): keep going, the data stays where it is
                 self.log.exception("%s: shipping from %s failed; retrying", self.label, spool.path)
                 await asyncio.sleep(self.retry_max if not self._closing else 0.1)
@@ -170,8 +171,11 @@ class SpoolShipper(ABC):
         delay = self.retry_initial
         while True:
             try:  # a database that black-holes packets must not hang the shipper: give up and retry
-                await asyncio.wait_for(self.ship(spool.path, batch.records), self.attempt_timeout)
+                async with asyncio.timeout(self.attempt_timeout):  # (``wait_for`` of Python 3.11 can lose a
+                    await self.ship(spool.path, batch.records)  # cancellation that meets a failed attempt)
             except Exception as exc:
+                if self._aborted:  # ``close`` gave up: a driver may turn its cancellation into an error
+                    raise asyncio.CancelledError from exc
                 self.stats.failures += 1
                 self._note_failure(exc, spool)
                 await asyncio.sleep(delay)
@@ -248,10 +252,11 @@ class SpoolShipper(ABC):
                     drain_seconds,
                     spool.path,
                 )
+                self._aborted = True
                 task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            elif task.exception() is not None:
+                if not (await asyncio.wait({task}, timeout=5.0))[0]:  # it ends at its next retry in any case
+                    self.log.error("%s shipper did not stop", self.label)
+            elif not task.cancelled() and task.exception() is not None:
                 self.log.error("%s shipper failed", self.label, exc_info=task.exception())
         await spool.close()  # kept: ``append`` now counts refusals, ``pending_bytes`` tells what stays behind
 

@@ -195,7 +195,8 @@ class Spool:
             self._wake.clear()
             if len(self._buffer) < self.options.sync_records and not self._closed:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._urgent.wait(), self.options.sync_interval)
+                    async with asyncio.timeout(self.options.sync_interval):
+                        await self._urgent.wait()
             self._urgent.clear()
             try:
                 await self.flush()
@@ -249,9 +250,14 @@ class Spool:
         self._data.set()
 
     async def wait(self, seconds: float) -> None:
-        """Until new records were written, ``wake`` was called, or ``seconds`` passed."""
+        """Until new records were written, ``wake`` was called, or ``seconds`` passed (a yield to the loop, at
+        least)."""
+        if self._data.is_set():
+            await asyncio.sleep(0)
+            return
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._data.wait(), seconds)
+            async with asyncio.timeout(seconds):
+                await self._data.wait()
 
     async def read(self, max_records: int = 500, max_bytes: int = 4 << 20) -> Batch | None:
         """The next records after the last ``read`` (not the last ``ack``: keep a batch until it is shipped), or
