@@ -35,7 +35,7 @@ from wardgate.vault import Keyring
 SEAL_INFO = b"wardgate audit seal v1"
 
 
-_INDEX = ("kind", "request_id", "team_id", "key_id", "user_id", "model", "status", "flags")
+INDEX = ("kind", "request_id", "team_id", "key_id", "user_id", "model", "status", "flags")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +46,7 @@ class Entry:
     at: datetime
     data: bytes
     index: tuple[Any, ...]
-    """The values of ``_INDEX`` (kind, request_id, team_id, key_id, user_id, model, status, flags)."""
+    """The values of ``INDEX`` (kind, request_id, team_id, key_id, user_id, model, status, flags)."""
 
     @classmethod
     def of(cls, record: dict[str, Any], data: bytes) -> Entry:
@@ -57,7 +57,7 @@ class Entry:
         index = (
             str(record.get("kind") or "request")[:16],
             _clip(record.get("request_id"), 128),
-            *(columns[name] for name in _INDEX[2:]),
+            *(columns[name] for name in INDEX[2:]),
         )
         return cls(record["id"], at, data, index)
 
@@ -66,13 +66,32 @@ class Entry:
         the shipper never parses the whole record)."""
         return orjson.dumps([self.id, canonical_time(self.at), *self.index]) + b"\n" + self.data
 
+    @staticmethod
+    def spool_form(record: dict[str, Any], data: bytes) -> bytes:
+        """``Entry.of(record, data).spooled()`` for a record whose ``at`` is already canonical text
+        (``record.record_time``): the request path's way, without the datetimes."""
+        columns = index_of(record)
+        head = [
+            record["id"],
+            record["at"],
+            str(record.get("kind") or "request")[:16],
+            _clip(record.get("request_id"), 128),
+            columns["team_id"],
+            columns["key_id"],
+            columns["user_id"],
+            columns["model"],
+            columns["status"],
+            columns["flags"],
+        ]
+        return orjson.dumps(head) + b"\n" + data
+
     @classmethod
     def parse(cls, data: bytes) -> Entry:
         """From the spool form, or from a record's bytes alone (raises ``ValueError`` when it is neither)."""
         if data[:1] == b"[":
             head, _, body = data.partition(b"\n")
             fields = orjson.loads(head)
-            if not isinstance(fields, list) or len(fields) != 2 + len(_INDEX) or not body:
+            if not isinstance(fields, list) or len(fields) != 2 + len(INDEX) or not body:
                 raise ValueError("not a spooled audit record")
             return cls(fields[0], parse_time(fields[1]), body, tuple(fields[2:]))
         record = orjson.loads(data)
@@ -115,7 +134,7 @@ def record_hash(data: bytes) -> str:
 
 
 def link(seq: int, record_id: str, at: datetime, rec_hash: str, prev_hash: str) -> str:
-    text = f"v1|{seq}|{record_id}|{canonical_time(at)}|{rec_hash}|{prev_hash}"
+    text = f"v1|{seq}|{record_id}|{canonical_time(at)}|{rec_hash}|{prev_hash}"  # (``batch.link_rows`` inlines it)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -163,10 +182,10 @@ async def append(
     return len(rows)
 
 
-_COLUMNS = ("seq", "id", "at", *_INDEX, "record", "record_hash", "prev_hash", "hash")
-_NAMES = ", ".join(_COLUMNS)  # constants: no value is ever formatted into the statements
-_SQLITE_INSERT = f"INSERT INTO audit_log ({_NAMES}) VALUES ({', '.join('?' for _ in _COLUMNS)})"  # noqa: S608
-_PG_INSERT = f"INSERT INTO audit_log ({_NAMES}) VALUES ({', '.join(f'${n + 1}' for n in range(len(_COLUMNS)))})"  # noqa: S608
+COLUMNS = ("seq", "id", "at", *INDEX, "record", "record_hash", "prev_hash", "hash")
+_NAMES = ", ".join(COLUMNS)  # constants: no value is ever formatted into the statements
+SQLITE_INSERT = f"INSERT INTO audit_log ({_NAMES}) VALUES ({', '.join('?' for _ in COLUMNS)})"  # noqa: S608
+_PG_INSERT = f"INSERT INTO audit_log ({_NAMES}) VALUES ({', '.join(f'${n + 1}' for n in range(len(COLUMNS)))})"  # noqa: S608
 
 
 async def _insert(conn: AsyncConnection, rows: list[tuple[Any, ...]]) -> None:
@@ -178,7 +197,7 @@ async def _insert(conn: AsyncConnection, rows: list[tuple[Any, ...]]) -> None:
     if conn.dialect.name == "sqlite":
         at = 2
         rows = [(*row[:at], _sqlite_time(row[at]), *row[at + 1 :]) for row in rows]
-        await driver.executemany(_SQLITE_INSERT, rows)
+        await driver.executemany(SQLITE_INSERT, rows)
     else:
         await driver.executemany(_PG_INSERT, rows)
 
@@ -214,10 +233,11 @@ async def _seal_if_due(conn: AsyncConnection, seq: int, chain_hash: str, key: Se
     )
 
 
-async def seal_now(conn: AsyncConnection, key: SealKey | None) -> tuple[int, str]:
-    """Seal the chain's current head (used at shutdown and by ``wardgate audit seal``); returns (seq, hash)."""
+async def seal_now(conn: AsyncConnection, key: SealKey | None, interval: float = 0.0) -> tuple[int, str]:
+    """Seal the chain's current head (at shutdown, when idle; with ``interval``, only when the last seal is older
+    than that); returns (seq, hash)."""
     seq, chain_hash = await lock_head(conn)
-    await _seal_if_due(conn, seq, chain_hash, key, 0.0)
+    await _seal_if_due(conn, seq, chain_hash, key, interval)
     return seq, chain_hash
 
 

@@ -105,7 +105,7 @@ class AuditObserver:
         mode = self.teams.content_mode(config, ctx)
         content = None if mode == "off" else self._content(mode, end, config.max_content_chars)
         record = request_record(end, agent=agent, content=content)
-        self.trail.record(Entry.of(record, encode(record)).spooled())
+        self.trail.record(Entry.spool_form(record, encode(record)))
 
     @staticmethod
     def _content(mode: str, end: RequestEnd, max_chars: int) -> dict[str, Any]:

@@ -1,12 +1,13 @@
 """``AuditTrail``: the audit records' write-behind pipeline. The request path hands each record's bytes to
 ``record`` (append to the spool's memory buffer: no I/O, no await); the shipper (``storage.shipper``) writes batches
-to ``audit_log`` through ``chain.append`` — one transaction per batch under the chain's head lock, idempotent by
-record id — retries through database outages, replays after a crash and drains on SIGTERM. The crash window is the
+to ``audit_log`` through ``batch.append_batch`` — one transaction per batch under the chain's head lock, idempotent
+by record id — retries through database outages, replays after a crash and drains on SIGTERM. The crash window is the
 spool's ``sync_interval`` (50 ms by default): records handed over less than that before a SIGKILL or a power loss
 may be lost; nothing synced is.
 
-It also keeps the chain sealed (``seal_interval``: a seal when the last is older, taken while appending, or when
-the spool is idle and the head moved since), and applies retention (``retention``) about once an hour.
+It also keeps the chain sealed (``seal_interval``: a seal when the last is older — looked at after a batch every
+quarter interval, so seals are at most 1.25 intervals apart under load —, or when the spool is idle and the head
+moved since), and applies retention (``retention``) about once an hour.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from wardgate.audit.chain import Entry, SealKey, append, seal_now
+from wardgate.audit.batch import Spooled, append_batch, parse
+from wardgate.audit.chain import SealKey, seal_now
 from wardgate.audit.retention import RetentionPolicy, purge
 from wardgate.storage.database import Database
 from wardgate.storage.shipper import SpoolShipper, content_error
@@ -49,42 +51,42 @@ class AuditTrail(SpoolShipper):
         self.purged = 0
         self._unsealed_since: float | None = None
         self._next_retention = time.monotonic() + 60.0
+        self._seal_check_at = time.monotonic()  # the first batch looks whether a seal is due
 
     def record(self, data: bytes) -> bool:
         """Hand one encoded record (``record.encode``) to the trail; never blocks, never raises."""
         return self.append(data)
 
-    async def ship(self, lane: Path, raw: list[bytes]) -> None:
-        entries: list[Entry] = []
+    async def ship(self, lane: Path, raw: list[bytes], replay: bool) -> None:
+        records: list[Spooled] = []
         for data in raw:
             try:
-                entries.append(Entry.parse(data))
+                records.append(parse(data))
             except ValueError as exc:
                 await self.reject(lane, data, f"undecodable: {exc}")
         try:
-            new, rejected = await self._append(entries), 0
+            new, rejected = await append_batch(self.db, records, replay=replay), 0
         except Exception as exc:
             if not content_error(exc):
                 raise
-            new, rejected = await self._append_one_by_one(lane, entries)
+            new, rejected = await self._append_one_by_one(lane, records)  # a duplicate id lands here too
         self.stats.shipped += new
-        self.stats.replayed += len(entries) - new - rejected
+        self.stats.replayed += len(records) - new - rejected
+        now = time.monotonic()
         if new and self._unsealed_since is None:
-            self._unsealed_since = time.monotonic()
+            self._unsealed_since = now
+        if now >= self._seal_check_at:
+            await self.seal(self.seal_interval)
 
-    async def _append(self, entries: list[Entry]) -> int:
-        async with self.db.engine.begin() as conn:
-            return await append(conn, entries, seal_key=self.seal_key, seal_interval=self.seal_interval)
-
-    async def _append_one_by_one(self, lane: Path, entries: list[Entry]) -> tuple[int, int]:
+    async def _append_one_by_one(self, lane: Path, records: list[Spooled]) -> tuple[int, int]:
         new = rejected = 0
-        for entry in entries:
+        for record in records:
             try:
-                new += await self._append([entry])
+                new += await append_batch(self.db, [record], replay=True)
             except Exception as exc:
                 if not content_error(exc):
                     raise
-                await self.reject(lane, entry.data, f"refused by the database: {type(exc).__name__}")
+                await self.reject(lane, record.data, f"refused by the database: {type(exc).__name__}")
                 rejected += 1
         return new, rejected
 
@@ -102,14 +104,17 @@ class AuditTrail(SpoolShipper):
                 except Exception as exc:  # the database is down: next hour
                     _log.warning("audit retention failed", extra={"fields": {"error": repr(exc)}})
 
-    async def seal(self) -> None:
+    async def seal(self, interval: float = 0.0) -> None:
+        """Seal the head (with ``interval``: only when the last seal, whoever took it, is older than that)."""
+        self._seal_check_at = time.monotonic() + self.seal_interval / 4
         try:
             async with self.db.engine.begin() as conn:
-                await seal_now(conn, self.seal_key)
+                await seal_now(conn, self.seal_key, interval)
         except Exception as exc:
             _log.warning("audit trail: sealing failed", extra={"fields": {"error": repr(exc)}})
             return
-        self._unsealed_since = None
+        if not interval:
+            self._unsealed_since = None
 
     async def close(self, drain_seconds: float = 10.0) -> None:
         await super().close(drain_seconds)

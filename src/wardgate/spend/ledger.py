@@ -40,7 +40,7 @@ class SpendLedger(SpoolShipper):
             return
         self.append(data)
 
-    async def ship(self, lane: Path, raw: list[bytes]) -> None:
+    async def ship(self, lane: Path, raw: list[bytes], replay: bool) -> None:
         records: list[SpendRecord] = []
         for data in raw:
             try:

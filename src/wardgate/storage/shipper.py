@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 import time
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
@@ -127,8 +128,10 @@ class SpoolShipper(ABC):
     # --- shipping -----------------------------------------------------------------------------------------------
 
     @abstractmethod
-    async def ship(self, lane: Path, raw: list[bytes]) -> None:
-        """Write one batch of spooled records to the database (idempotently); raise on an outage."""
+    async def ship(self, lane: Path, raw: list[bytes], replay: bool) -> None:
+        """Write one batch of spooled records to the database idempotently; raise on an outage. ``replay``: some
+        may be there already (recovered from an earlier process, or an earlier attempt's outcome is unknown);
+        when it is false, none can be."""
 
     @property
     def pending_bytes(self) -> int:
@@ -168,14 +171,15 @@ class SpoolShipper(ABC):
 
     async def _deliver(self, spool: Spool, batch: Batch) -> None:
         """Ship ``batch`` until it is in the database (retrying with backoff through an outage), then ack it."""
-        delay = self.retry_initial
+        delay, replay = self.retry_initial, batch.recovered
         while True:
             try:  # a database that black-holes packets must not hang the shipper: give up and retry
                 async with asyncio.timeout(self.attempt_timeout):  # (``wait_for`` of Python 3.11 can lose a
-                    await self.ship(spool.path, batch.records)  # cancellation that meets a failed attempt)
+                    await self.ship(spool.path, batch.records, replay)  # cancellation that meets a failure)
             except Exception as exc:
                 if self._aborted:  # ``close`` gave up: a driver may turn its cancellation into an error
                     raise asyncio.CancelledError from exc
+                replay = True  # a commit whose answer was lost may have stored the batch
                 self.stats.failures += 1
                 self._note_failure(exc, spool)
                 await asyncio.sleep(delay)
@@ -268,6 +272,11 @@ def content_error(exc: BaseException) -> bool:
         return True
     if isinstance(exc, DBAPIError):  # PostgreSQL: SQLSTATE class 22 (data exception) or 23 (integrity)
         return str(getattr(exc.orig, "sqlstate", "") or "")[:2] in ("22", "23")
+    sqlstate = getattr(exc, "sqlstate", None)  # the drivers' own errors (statements sent without SQLAlchemy)
+    if isinstance(sqlstate, str):
+        return sqlstate[:2] in ("22", "23")
+    if isinstance(exc, (sqlite3.IntegrityError, sqlite3.DataError)):
+        return True
     inner = exc.orig if isinstance(exc, StatementError) else exc
     return isinstance(inner, (ArithmeticError, ValueError, TypeError))
 

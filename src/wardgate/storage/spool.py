@@ -14,7 +14,9 @@ Durability (the guarantees callers document):
   ``sync_interval`` (plus those appended while one write + fdatasync runs); nothing synced is lost. ``flush()`` and
   ``close()`` (SIGTERM, via the owner's shutdown) write and sync everything: a graceful stop loses nothing.
 * Delivery is at-least-once: ``ack(batch)`` moves the cursor after the shipper committed the batch, so a crash
-  between commit and ack replays that batch. The shipper's write must be idempotent (a unique record id).
+  between commit and ack replays that batch. The shipper's write must be idempotent (a unique record id). The
+  cursor is replaced atomically but not synced: after a power loss it may be older (or unreadable: everything
+  left replays), never ahead. Batches holding records an earlier process spooled say so (``Batch.recovered``).
 * A torn tail (a frame cut by a crash, or a bad checksum) ends that segment's valid data; the reader counts it
   (``stats.torn``) and goes on with the next segment. Writers never append after a restart: they start a new segment.
 * Bounded: unshipped bytes (buffer + files past the cursor) stay under ``max_bytes`` and records waiting in memory
@@ -71,6 +73,9 @@ class Batch:
     records: list[bytes]
     end: Position
     size: int  # bytes this batch frees once acknowledged (frames, and any torn tail skipped)
+    recovered: bool = False
+    """Some records were spooled before this spool was opened (an earlier process's, or an adopted lane's): the
+    earlier process may have shipped them and crashed before its acknowledgement."""
 
 
 @dataclass(slots=True)
@@ -107,11 +112,13 @@ class Spool:
         self.stats, self._buffer = SpoolStats(unshipped_bytes=_unshipped(lane)), list[bytes]()
         self._unwritten = 0  # records appended and not yet written (buffered, or in the write running now)
         self._write_seq = max([lane.cursor.segment, *lane.segments]) + 1
+        self._own_from = self._write_seq if writable else None  # the first segment this process writes
         self._written = Position(self._write_seq, 0)
         self._offset = 0  # bytes in the current write segment: writer-thread state (readers see ``_written``)
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="spool-writer")  # writes never overlap
         self._out: IO[bytes] | None = None
         self._read_pos = lane.cursor
+        self._acked: Batch | None = None  # acknowledged, not yet on disk
         self._in: tuple[int, IO[bytes]] | None = None
         self._wake, self._urgent, self._data = asyncio.Event(), asyncio.Event(), asyncio.Event()
         self._write_lock = asyncio.Lock()
@@ -263,21 +270,32 @@ class Spool:
         """The next records after the last ``read`` (not the last ``ack``: keep a batch until it is shipped), or
         ``None`` when everything written so far was read."""
         self._data.clear()
-        batch = await asyncio.to_thread(self._read, max_records, max_bytes)
+        acked, self._acked = self._acked, None
+        batch = await asyncio.to_thread(self._ack_and_read, acked, max_records, max_bytes)
         if batch is not None:
             self._read_pos = batch.end
         return batch
 
+    def _ack_and_read(self, acked: Batch | None, max_records: int, max_bytes: int) -> Batch | None:
+        if acked is not None:
+            self._ack(acked)
+        return self._read(max_records, max_bytes)
+
     def _read(self, max_records: int, max_bytes: int) -> Batch | None:
         records: list[bytes] = []
-        pos, size = self._read_pos, 0
+        pos, size, recovered = self._read_pos, 0, self._own_from is None
         limit = self._written if self.writable else None
         while len(records) < max_records and size < max_bytes and (limit is None or pos < limit):
             handle = self._reader(pos.segment)
-            frame = _frame(handle, pos.offset) if handle is not None else None
-            if frame is not None:
-                records.append(frame)
-                pos, size = Position(pos.segment, pos.offset + 8 + len(frame)), size + 8 + len(frame)
+            end = limit.offset if limit is not None and limit.segment == pos.segment else None
+            offset = (
+                _frames(handle, pos.offset, end, max_records - len(records), max_bytes - size, records)
+                if handle is not None
+                else pos.offset
+            )
+            if offset != pos.offset:
+                recovered = recovered or pos.segment < (self._own_from or 0)
+                pos, size = Position(pos.segment, offset), size + offset - pos.offset
                 continue
             later = [s for s in self._lane.segments if s > pos.segment and (limit is None or s <= limit.segment)]
             if not later:
@@ -287,7 +305,9 @@ class Spool:
                 self.stats.torn += 1
                 _log.error("spool %s: segment %d has a torn or corrupt tail of %d bytes", self.path, pos.segment, rest)
             pos, size = Position(later[0], 0), size + max(rest, 0)
-        return Batch(records, pos, size) if pos != self._read_pos else None
+        if pos == self._read_pos:
+            return None
+        return Batch(records, pos, size, recovered)
 
     def _reader(self, segment: int) -> IO[bytes] | None:
         if self._in is not None:
@@ -302,8 +322,10 @@ class Spool:
         return self._in[1]
 
     async def ack(self, batch: Batch) -> None:
-        """``batch`` (and everything read before it) is shipped: move the cursor, delete finished segments."""
-        await asyncio.to_thread(self._ack, batch)
+        """``batch`` (and everything read before it) is shipped: move the cursor and delete finished segments —
+        on disk with the next ``read`` (one thread hand-off fewer per batch) or at ``close``; a crash before that
+        replays the batch, which the at-least-once contract allows."""
+        self._acked = batch
         self.stats.acked += len(batch.records)
         self.stats.unshipped_bytes = max(0, self.stats.unshipped_bytes - batch.size)
 
@@ -311,8 +333,6 @@ class Spool:
         tmp = self.path / "cursor.tmp"
         with open(tmp, "w") as out:
             out.write(f"{batch.end.segment} {batch.end.offset}\n")
-            out.flush()
-            os.fsync(out.fileno())
         os.replace(tmp, self.path / "cursor")
         self._lane.cursor = batch.end
         for segment in [s for s in self._lane.segments if s < batch.end.segment]:
@@ -341,22 +361,43 @@ class Spool:
                 self.stats.dropped += len(self._buffer)
                 _log.exception("spool %s: %d records could not be written at close", self.path, len(self._buffer))
         self._writer.shutdown(wait=True)
+        if self._acked is not None:
+            with contextlib.suppress(OSError):
+                await asyncio.to_thread(self._ack, self._acked)
+            self._acked = None
         for handle in (self._out, self._in[1] if self._in else None, self._lane.lock):
             if handle is not None:
                 handle.close()  # closing the lock file releases the flock
 
 
-def _frame(handle: IO[bytes], offset: int) -> bytes | None:
-    """The payload of the frame at ``offset``, or ``None`` at the end, or at a torn or corrupt frame."""
+def _frames(handle: IO[bytes], offset: int, end: int | None, max_records: int, max_bytes: int, out: list[bytes]) -> int:
+    """Append to ``out`` the payloads of the whole, valid frames from ``offset`` (up to ``end``, at most
+    ``max_records`` and about ``max_bytes``), reading the segment in one chunk rather than frame by frame; returns
+    the offset after the last frame taken (``offset`` itself at the end, or at a torn or corrupt frame)."""
     handle.seek(offset)
-    header = handle.read(8)
-    if len(header) < 8:
-        return None
-    length, crc = _HEADER.unpack(header)
-    if not 0 < length <= _READ_MAX:
-        return None
-    payload = handle.read(length)
-    return payload if len(payload) == length and zlib.crc32(payload) == crc else None
+    want = max(max_bytes, 1 << 16) if end is None else end - offset
+    chunk = handle.read(want)
+    view, at, taken = memoryview(chunk), 0, 0
+    while taken < max_records and at + 8 <= len(chunk):
+        length, crc = _HEADER.unpack_from(chunk, at)
+        if not 0 < length <= _READ_MAX:
+            break
+        if at + 8 + length > len(chunk):
+            if at > 0 or end is not None:
+                break  # the rest of this frame is in the next read (or was never written: a torn tail)
+            chunk = chunk + handle.read(length + 8 - len(chunk))  # one frame larger than the chunk
+            view = memoryview(chunk)
+            if at + 8 + length > len(chunk):
+                break
+        payload = bytes(view[at + 8 : at + 8 + length])
+        if zlib.crc32(payload) != crc:
+            break
+        out.append(payload)
+        at += 8 + length
+        taken += 1
+        if at >= max_bytes:
+            break
+    return offset + at
 
 
 def _claim(root: Path) -> _Lane:

@@ -16,7 +16,7 @@ class RefusedShipper(SpoolShipper):
 
     label = "refused"
 
-    async def ship(self, lane: Path, raw: list[bytes]) -> None:
+    async def ship(self, lane: Path, raw: list[bytes], replay: bool) -> None:
         await asyncio.sleep(0)
         raise ConnectionRefusedError(111, "refused")
 
