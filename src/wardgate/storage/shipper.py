@@ -172,7 +172,7 @@ class SpoolShipper(ABC):
     async def _deliver(self, spool: Spool, batch: Batch) -> None:
         """Ship ``batch`` until it is in the database (retrying with backoff through an outage), then ack it."""
         delay, replay = self.retry_initial, batch.recovered
-        while True:
+        while batch.records:  # (a batch may only step over a segment's end or a torn tail: nothing to ship)
             try:  # a database that black-holes packets must not hang the shipper: give up and retry
                 async with asyncio.timeout(self.attempt_timeout):  # (``wait_for`` of Python 3.11 can lose a
                     await self.ship(spool.path, batch.records, replay)  # cancellation that meets a failure)
