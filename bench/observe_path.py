@@ -7,9 +7,10 @@ finished request goes through and everything they set off behind it, in one proc
 * traces: a server span and an attempt span (trace context continued from the client, W3C ``traceparent`` made
   for the upstream), encoded and exported over OTLP/HTTP to a collector on this machine (another process).
 
-Requests arrive at a steady ``--rate`` (as a busy gateway's do) for ``--seconds``; CPU is this process's
-(``time.process_time``: every thread, kernel time included) over the whole run including the final drain, minus
-the same loop with no observers, divided by the requests. Best of ``--rounds``. Run from the repo root:
+Requests arrive at a steady ``--rate`` (as a busy gateway's do) for ``--seconds``. Two figures, each the best
+observed round minus the best bare round (the same loop with no observers), medians beside: all of it — this
+process's CPU (``time.process_time``: every thread, kernel time included) over the whole run including the final
+drain —, and on the request path — the event loop thread's CPU while it runs the requests. Run from the repo root:
 ``.venv/bin/python bench/observe_path.py [--rate 2000] [--seconds 8] [--database postgresql://…]``. The target
 (issue 9): ≤ 60 µs per request.
 """
