@@ -48,11 +48,11 @@ class SpendLedger(SpoolShipper):
             except ValueError as exc:
                 await self.reject(lane, data, f"undecodable: {exc}")
         try:
-            new, rejected = await write_batch(self.db, records), 0
+            new, rejected = await write_batch(self.db, records, replay=replay), 0
         except Exception as exc:
             if not content_error(exc):
                 raise
-            new, rejected = await self._ship_one_by_one(lane, records)
+            new, rejected = await self._ship_one_by_one(lane, records)  # a duplicate id lands here too
         self.stats.shipped += new
         self.stats.replayed += len(records) - new - rejected
 

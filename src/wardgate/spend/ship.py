@@ -1,23 +1,26 @@
-"""Writing a batch of spend records to the database, exactly once per record id: the rows that were not there yet
-are inserted (``ON CONFLICT DO NOTHING … RETURNING id``), their tags too, and exactly those rows are added to the
-minute, hour and day rollups (``ON CONFLICT DO UPDATE SET sum = sum + excluded.sum``), all in one transaction.
-A replayed batch (the spool delivers at least once) therefore changes nothing."""
+"""Writing a batch of spend records to the database, exactly once per record id: the ids already stored are looked
+up (when the batch may be a replay), the other rows are inserted with their tags, and exactly those rows are added
+to the minute, hour and day rollups (``ON CONFLICT DO UPDATE SET sum = sum + excluded.sum``), all in one
+transaction. A replayed batch (the spool delivers at least once) therefore changes nothing.
+
+The statements go through the database driver itself (``executemany``), with the values SQLAlchemy would bind for
+these columns (``storage.schema``: on SQLite DATETIME text, JSON text, 0/1 and nano-dollars): SQLAlchemy's per-row
+parameter processing cost more than the database's work. Readers use SQLAlchemy as usual."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import contextlib
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Table
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
+import orjson
 
 from wardgate.spend.record import SpendRecord
 from wardgate.storage.database import Database
-from wardgate.storage.schema import SPEND_DIMENSIONS, SPEND_SUMS, spend_ledger, spend_rollups, spend_tags
+from wardgate.storage.schema import NANOS, SPEND_DIMENSIONS, SPEND_SUMS, spend_ledger
 
 BUCKETS = ("minute", "hour", "day")
 _LENGTHS = {c.name: getattr(c.type, "length", None) for c in spend_ledger.c}
@@ -36,118 +39,184 @@ def bucket_start(at: datetime, bucket: str) -> datetime:
     raise ValueError(f"unknown bucket {bucket!r}")
 
 
-async def write_batch(db: Database, records: Sequence[SpendRecord]) -> int:
+async def write_batch(db: Database, records: Sequence[SpendRecord], *, replay: bool = True) -> int:
     """Store ``records`` (rows, tags, rollups) in one transaction; returns how many were new (the rest were
-    already stored: a replay)."""
+    already stored: a replay). ``replay=False`` (the shipper's batch of records no earlier process spooled, on a
+    first attempt) skips looking for stored ids; a duplicate then fails the batch (``IntegrityError``)."""
     unique = [r if r.at.tzinfo is UTC else replace(r, at=_utc(r.at)) for r in {r.id: r for r in records}.values()]
     if not unique:
         return 0
-    async with db.engine.begin() as conn:
-        inserted = await _insert_rows(conn, db.is_sqlite, unique)
-        fresh = [r for r in unique if r.id in inserted]
-        tags = [{"record_id": r.id, "tag": tag, "at": r.at} for r in fresh for tag in _tags(r.tags)]
-        if tags:
-            await conn.execute(_insert(db.is_sqlite, spend_tags).on_conflict_do_nothing(), tags)
-        if fresh:
-            await _add_to_rollups(conn, db.is_sqlite, fresh)
-    return len(fresh)
+    async with db.engine.connect() as conn:  # the driver's own statements: SQLAlchemy's per-row work cost more
+        driver: Any = (await conn.get_raw_connection()).driver_connection  # than the database's
+        if db.is_sqlite:
+            return await _sqlite_batch(driver, unique, replay)
+        return await _postgres_batch(driver, unique, replay)
+
+
+async def _sqlite_batch(driver: Any, records: list[SpendRecord], replay: bool) -> int:
+    if driver.in_transaction:
+        await driver.rollback()
+    await driver.execute("BEGIN IMMEDIATE")
+    try:
+        if replay:
+            where = ", ".join("?" * len(records))
+            found = await driver.execute_fetchall(
+                f"SELECT id FROM spend_ledger WHERE id IN ({where})",  # noqa: S608 - placeholders only
+                [r.id for r in records],
+            )
+            records = _fresh(records, {row[0] for row in found})
+        if records:
+            await driver.executemany(_SQLITE["ledger"], [_ledger_row(r, True) for r in records])
+            tags = [(r.id, tag, _sqlite_time(r.at)) for r in records for tag in _tags(r.tags)]
+            if tags:
+                await driver.executemany(_SQLITE["tags"], tags)
+            await driver.executemany(_SQLITE["rollups"], rollup_rows(records, True))
+        await driver.commit()
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await driver.rollback()
+        raise
+    return len(records)
+
+
+async def _postgres_batch(driver: Any, records: list[SpendRecord], replay: bool) -> int:
+    async with driver.transaction():
+        if replay:
+            found = await driver.fetch(
+                "SELECT id FROM spend_ledger WHERE id = ANY($1::varchar[])", [r.id for r in records]
+            )
+            records = _fresh(records, {row[0] for row in found})
+        if records:
+            await driver.executemany(_POSTGRES["ledger"], [_ledger_row(r, False) for r in records])
+            tags = [(r.id, tag, r.at) for r in records for tag in _tags(r.tags)]
+            if tags:
+                await driver.executemany(_POSTGRES["tags"], tags)
+            await driver.executemany(_POSTGRES["rollups"], rollup_rows(records, False))
+    return len(records)
+
+
+def _fresh(records: list[SpendRecord], stored: set[str]) -> list[SpendRecord]:
+    return [r for r in records if r.id not in stored]
 
 
 def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def _insert(is_sqlite: bool, table: Table) -> Any:
-    return sqlite.insert(table) if is_sqlite else postgresql.insert(table)
+def _sqlite_time(moment: datetime) -> str:
+    """SQLAlchemy's SQLite DATETIME text (naive UTC)."""
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
 
-async def _insert_rows(conn: AsyncConnection, is_sqlite: bool, records: list[SpendRecord]) -> set[str]:
-    statement = (
-        _insert(is_sqlite, spend_ledger).on_conflict_do_nothing(index_elements=["id"]).returning(spend_ledger.c.id)
+def _usd(amount: Any) -> Decimal:
+    return Decimal(amount).quantize(_NANO)
+
+
+def _ledger_row(r: SpendRecord, sqlite: bool) -> tuple[Any, ...]:
+    """A record's ``spend_ledger`` values in ``LEDGER_COLUMNS`` order, text clipped to the column sizes rather than
+    refused, as SQLAlchemy binds them (on SQLite: DATETIME text, 0/1, nano-dollars; JSON text on both)."""
+    cost = _usd(r.cost_usd)
+    return (
+        _clip(r.id, _ID),
+        _clip(r.request_id, 128),
+        _sqlite_time(r.at) if sqlite else r.at,
+        _clip(r.org_id, _ID),
+        _clip(r.team_id, _ID),
+        _clip(r.project_id, _ID),
+        _clip(r.key_id, _ID),
+        _clip(r.user_id, _ID),
+        _clip(r.agent, _NAME),
+        _clip(r.app, _NAME),
+        _clip(r.model, _NAME),
+        _clip(r.provider, _NAME),
+        _clip(r.deployment, 300),
+        _clip(r.upstream_model, _NAME),
+        orjson.dumps(list(_tags(r.tags))).decode(),
+        _clip(r.endpoint, 64),
+        int(r.stream) if sqlite else r.stream,
+        r.status,
+        r.input_tokens,
+        r.output_tokens,
+        r.cached_input_tokens,
+        r.cache_write_tokens,
+        r.reasoning_tokens,
+        int(cost * NANOS) if sqlite else cost,
+        int(r.cost_known) if sqlite else r.cost_known,
     )
-    result = await conn.execute(statement, [row(r) for r in records])
-    return set(result.scalars())
 
 
-def row(r: SpendRecord) -> dict[str, Any]:
-    """The ``spend_ledger`` row of a record (text clipped to the column sizes rather than refused)."""
-    values: dict[str, Any] = {
-        "id": r.id,
-        "request_id": r.request_id,
-        "at": r.at,
-        "org_id": r.org_id,
-        "team_id": r.team_id,
-        "project_id": r.project_id,
-        "key_id": r.key_id,
-        "user_id": r.user_id,
-        "agent": r.agent,
-        "app": r.app,
-        "model": r.model,
-        "provider": r.provider,
-        "deployment": r.deployment,
-        "upstream_model": r.upstream_model,
-        "endpoint": r.endpoint,
-    }
-    for name, value in values.items():
-        length = _LENGTHS.get(name)
-        if isinstance(value, str) and length is not None and len(value) > length:
-            values[name] = value[:length]
-    values.update(
-        tags=list(_tags(r.tags)),
-        stream=r.stream,
-        status=r.status,
-        input_tokens=r.input_tokens,
-        output_tokens=r.output_tokens,
-        cached_input_tokens=r.cached_input_tokens,
-        cache_write_tokens=r.cache_write_tokens,
-        reasoning_tokens=r.reasoning_tokens,
-        cost_usd=r.cost_usd,
-        cost_known=r.cost_known,
-    )
-    return values
+LEDGER_COLUMNS = (
+    "id", "request_id", "at", "org_id", "team_id", "project_id", "key_id", "user_id", "agent", "app", "model",
+    "provider", "deployment", "upstream_model", "tags", "endpoint", "stream", "status", *SPEND_SUMS, "cost_usd",
+    "cost_known",
+)  # fmt: skip
+_ID, _NAME = _LENGTHS["team_id"], _LENGTHS["model"]
+
+
+def _clip(value: str | None, length: int | None) -> str | None:
+    return value[:length] if value is not None and length is not None and len(value) > length else value
 
 
 def _tags(tags: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(tag[:200] for tag in tags if tag))
 
 
-def rollup_rows(records: Iterable[SpendRecord]) -> list[dict[str, Any]]:
-    """The rollup increments of ``records``: one row per bucket and attribution, sorted (every writer takes row
-    locks in the same order, so concurrent shippers cannot deadlock each other)."""
-    sums: dict[tuple[Any, ...], list[Any]] = {}
+def rollup_rows(records: Iterable[SpendRecord], sqlite: bool) -> list[tuple[Any, ...]]:
+    """The rollup increments of ``records`` (``ROLLUP_COLUMNS`` order, bound as SQLAlchemy would): one row per
+    bucket and attribution, sorted (every writer takes row locks in the same order, so concurrent shippers cannot
+    deadlock each other). Records are summed per minute first; hours and days from the minutes."""
+    minutes: dict[tuple[datetime, tuple[str, ...]], list[Any]] = {}
     for r in records:
-        dims = tuple((getattr(r, name) or "")[: 64 if name.endswith("_id") else 200] for name in SPEND_DIMENSIONS)
-        values = (
-            1,
-            0 if r.cost_known else 1,
-            r.input_tokens,
-            r.output_tokens,
-            r.cached_input_tokens,
-            r.cache_write_tokens,
-            r.reasoning_tokens,
-            r.cost_usd,
-        )
+        key = (r.at.replace(second=0, microsecond=0), tuple([(getattr(r, n) or "")[:k] for n, k in _DIMENSIONS]))
+        sums = minutes.get(key)
+        if sums is None:
+            sums = minutes[key] = [0, 0, 0, 0, 0, 0, 0, Decimal(0)]
+        sums[0] += 1
+        sums[1] += not r.cost_known
+        sums[2] += r.input_tokens
+        sums[3] += r.output_tokens
+        sums[4] += r.cached_input_tokens
+        sums[5] += r.cache_write_tokens
+        sums[6] += r.reasoning_tokens
+        sums[7] += r.cost_usd
+    rows: dict[tuple[Any, ...], list[Any]] = {}  # (bucket, start, *dimensions) -> sums
+    for (minute, dims), sums in minutes.items():
         for bucket in BUCKETS:
-            key = (bucket, bucket_start(r.at, bucket), *dims)
-            found = sums.get(key)
-            if found is None:
-                sums[key] = list(values)
-            else:
-                for i, value in enumerate(values):
-                    found[i] += value
-    return [
-        {**dict(zip(_ROLLUP_KEY, key, strict=True)), **dict(zip(_ROLLUP_SUMS, sums[key], strict=True))}
-        for key in sorted(sums, key=lambda k: (k[0], k[1].timestamp(), *k[2:]))
-    ]
+            row_key: tuple[Any, ...] = (bucket, bucket_start(minute, bucket), *dims)
+            found = rows.get(row_key)
+            rows[row_key] = list(sums) if found is None else [a + b for a, b in zip(found, sums, strict=True)]
+    out = []
+    for row_key in sorted(rows, key=lambda k: (k[0], k[1].timestamp(), *k[2:])):
+        *counts, cost = rows[row_key]
+        cost = _usd(cost)
+        start = _sqlite_time(row_key[1]) if sqlite else row_key[1]
+        out.append((row_key[0], start, *row_key[2:], *counts, int(cost * NANOS) if sqlite else cost))
+    return out
 
 
-async def _add_to_rollups(conn: AsyncConnection, is_sqlite: bool, records: list[SpendRecord]) -> None:
-    statement = _insert(is_sqlite, spend_rollups)
-    statement = statement.on_conflict_do_update(
-        index_elements=list(_ROLLUP_KEY),
-        set_={name: spend_rollups.c[name] + statement.excluded[name] for name in _ROLLUP_SUMS},
-    )
-    await conn.execute(statement, rollup_rows(records))
+ROLLUP_COLUMNS = (*_ROLLUP_KEY, *_ROLLUP_SUMS)
+_DIMENSIONS = tuple((name, _LENGTHS[name] or 200) for name in SPEND_DIMENSIONS)
+
+
+def _statements(placeholder: Callable[[int], str]) -> dict[str, str]:
+    """The ledger, tag and rollup inserts (column names are constants: no value is formatted into them)."""
+    rollup_set = ", ".join(f"{name} = spend_rollups.{name} + excluded.{name}" for name in _ROLLUP_SUMS)
+    ledger, rollups = ", ".join(LEDGER_COLUMNS), ", ".join(ROLLUP_COLUMNS)
+
+    def marks(n: int) -> str:
+        return ", ".join(placeholder(i + 1) for i in range(n))
+
+    return {
+        "ledger": f"INSERT INTO spend_ledger ({ledger}) VALUES ({marks(len(LEDGER_COLUMNS))})",  # noqa: S608
+        "tags": f"INSERT INTO spend_tags (record_id, tag, at) VALUES ({marks(3)}) ON CONFLICT DO NOTHING",  # noqa: S608
+        "rollups": f"INSERT INTO spend_rollups ({rollups}) VALUES ({marks(len(ROLLUP_COLUMNS))}) "  # noqa: S608
+        f"ON CONFLICT ({', '.join(_ROLLUP_KEY)}) DO UPDATE SET {rollup_set}",
+    }
+
+
+_SQLITE = _statements(lambda n: "?")
+_POSTGRES = _statements(lambda n: f"${n}")
+_NANO = Decimal("1e-9")
 
 
 def zero_sums() -> dict[str, Any]:

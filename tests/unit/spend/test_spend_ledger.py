@@ -10,11 +10,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from spend_fixtures import batch, count_rows, ledger_rows, make, rollups, summed, totals
 from sqlalchemy import select
 
-from wardgate.spend.ledger import SpendLedger
-from wardgate.spend.record import SpendRecord
+from wardgate.spend.ledger import SpendLedger, content_error
 from wardgate.spend.ship import bucket_start, write_batch
 from wardgate.storage.database import Database
 from wardgate.storage.schema import spend_tags
@@ -67,6 +67,23 @@ async def test_a_replayed_batch_is_counted_once(database: Database, tmp_path: Pa
     async with database.engine.connect() as conn:
         tags = (await conn.execute(select(spend_tags.c.record_id, spend_tags.c.tag))).all()
     assert len(tags) == sum(len(r.tags) for r in batch(60))
+
+
+async def test_a_batch_that_cannot_be_a_replay_refuses_a_stored_id(database: Database, tmp_path: Path) -> None:
+    """Without ``replay`` the stored ids are not looked up: a duplicate fails the batch as a content error, and
+    the ledger then writes it record by record, counting the duplicate as replayed, not rejected."""
+    assert await write_batch(database, batch(3), replay=False) == 3
+    with pytest.raises(Exception) as refused:  # the driver's own IntegrityError
+        await write_batch(database, batch(2, 2), replay=False)
+    assert content_error(refused.value)
+    assert await count_rows(database) == 3
+    spend = ledger(database, tmp_path)
+    await spend.start()
+    for record in batch(3, 2):  # record 2 is stored already; 3 and 4 are not
+        spend.record(record)
+    await spend.close()
+    assert (spend.stats.shipped, spend.stats.replayed, spend.stats.rejected) == (2, 1, 0)
+    assert summed(await rollups(database, "day")) == totals(batch(5))
 
 
 async def test_a_crash_before_the_acknowledgement_replays_without_double_counting(
@@ -137,34 +154,3 @@ async def test_a_record_the_database_refuses_is_set_aside(database: Database, tm
     assert spend.stats.rejected == 1 and spend.stats.shipped == 2 and spend.stats.replayed == 0
     assert spend.pending_bytes == 0
     assert bad.id.encode() in (tmp_path / "spool" / "rejected.jsonl").read_bytes()
-
-
-async def test_record_is_cheap_on_the_request_path(database: Database, tmp_path: Path) -> None:
-    spend = ledger(database, tmp_path)
-    await spend.start()
-    record = SpendRecord(
-        request_id="req_1",
-        at=datetime.now(UTC),
-        team_id="team_a",
-        key_id="key_0123456789abcdef",
-        model="gpt-4o",
-        provider="openai",
-        tags=("a", "b"),
-        input_tokens=1200,
-        output_tokens=300,
-        cost_usd=Decimal("0.004500000"),
-    )
-    import time
-
-    spent, n = 0.0, 0
-    for _ in range(40):
-        start = time.perf_counter()
-        for _ in range(100):
-            spend.record(record)
-        spent += time.perf_counter() - start
-        n += 100
-        await asyncio.sleep(0.002)
-    per_call = spent / n * 1e6
-    print(f"SpendLedger.record: {per_call:.2f} µs")
-    assert per_call < 15
-    await spend.close()
