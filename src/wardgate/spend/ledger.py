@@ -2,7 +2,8 @@
 memory buffer; no I/O, no await). Everything else happens behind the request, in the write-behind pipeline it
 shares with the audit trail (``storage.shipper.SpoolShipper``: durable spool under ``spool_dir``, batched
 fdatasync with a 50 ms crash window, a shipper that retries through database outages, replays after a restart and
-drains on SIGTERM). Batches are written by ``ship.write_batch`` (rows, tags and rollups in one transaction).
+drains on SIGTERM). Batches are written by ``ship.write_batch`` (rows, tags and rollups in one transaction;
+stored ids are looked up only when the shipper says the batch may be a replay).
 
 Delivery to the database is effectively exactly-once: the spool delivers at least once (a crash between the commit
 and the acknowledgement replays that batch) and the database write ignores ids it already has.
