@@ -10,7 +10,6 @@ through ``chain.append`` in their own transactions under the same lock.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import re
 from collections.abc import Sequence
@@ -22,6 +21,7 @@ import orjson
 
 from wardgate.audit.chain import COLUMNS, INDEX, SQLITE_INSERT, Entry, canonical_time, parse_time
 from wardgate.storage.database import Database
+from wardgate.storage.driver import raw_connection, stored_ids, transaction
 
 
 @dataclass(slots=True)
@@ -73,51 +73,21 @@ def link_rows(records: Sequence[Spooled], seq: int, prev: str, sqlite: bool) -> 
 async def append_batch(db: Database, records: Sequence[Spooled], *, replay: bool) -> int:
     """Append ``records`` in order, in one transaction; returns how many were new. ``replay``: some may be stored
     already (they are looked up and skipped); without it a duplicate id fails the batch (``IntegrityError``)."""
-    async with db.engine.connect() as conn:
-        driver: Any = (await conn.get_raw_connection()).driver_connection
-        if db.is_sqlite:
-            return await _sqlite(driver, records, replay)
-        return await _postgres(driver, records, replay)
-
-
-def _fresh(records: Sequence[Spooled], present: set[str]) -> list[Spooled]:
-    unique = {r.id: r for r in records}
-    return [r for r in unique.values() if r.id not in present]
-
-
-async def _sqlite(driver: Any, records: Sequence[Spooled], replay: bool) -> int:
-    if driver.in_transaction:
-        await driver.rollback()
-    await driver.execute("BEGIN IMMEDIATE")  # the write lock: the chain's head lock on SQLite
-    try:
-        now = datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
-        head = await driver.execute_fetchall(_SQLITE_LOCK, (now,))
-        seq, prev = _head(head)
-        if replay and records:
-            ids = list({r.id for r in records})
-            where = ", ".join("?" * len(ids))
-            found = await driver.execute_fetchall(f"SELECT id FROM audit_log WHERE id IN ({where})", ids)  # noqa: S608
-            records = _fresh(records, {row[0] for row in found})
-        rows, seq, prev = link_rows(records, seq, prev, sqlite=True)
-        if rows:
+    sqlite = db.is_sqlite
+    async with raw_connection(db) as driver, transaction(driver, sqlite):  # on SQLite the write lock: the head's
+        if sqlite:
+            now = datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+            seq, prev = _head(await driver.execute_fetchall(_SQLITE_LOCK, (now,)))
+        else:
+            seq, prev = _head([await driver.fetchrow(_PG_LOCK)])
+        if replay:
+            stored = await stored_ids(driver, sqlite, "audit_log", {r.id for r in records})
+            records = [r for r in {r.id: r for r in records}.values() if r.id not in stored]
+        rows, seq, prev = link_rows(records, seq, prev, sqlite=sqlite)
+        if rows and sqlite:
             await driver.executemany(SQLITE_INSERT, rows)
             await driver.execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (seq, prev))
-        await driver.commit()
-    except BaseException:
-        with contextlib.suppress(Exception):
-            await driver.rollback()
-        raise
-    return len(rows)
-
-
-async def _postgres(driver: Any, records: Sequence[Spooled], replay: bool) -> int:
-    async with driver.transaction():
-        seq, prev = _head([await driver.fetchrow(_PG_LOCK)])
-        if replay and records:
-            found = await driver.fetch(_PG_PRESENT, list({r.id for r in records}))
-            records = _fresh(records, {row[0] for row in found})
-        rows, seq, prev = link_rows(records, seq, prev, sqlite=False)
-        if rows:
+        elif rows:
             await driver.copy_records_to_table("audit_log", records=rows, columns=COLUMNS)
             await driver.execute("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1", seq, prev)
     return len(rows)
@@ -132,4 +102,3 @@ def _head(rows: Sequence[Any]) -> tuple[int, str]:
 _CANONICAL = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
 _SQLITE_LOCK = "UPDATE audit_head SET updated_at = ? WHERE id = 1 RETURNING seq, hash"
 _PG_LOCK = "UPDATE audit_head SET updated_at = now() WHERE id = 1 RETURNING seq, hash"
-_PG_PRESENT = "SELECT id FROM audit_log WHERE id = ANY($1::varchar[])"

@@ -9,7 +9,6 @@ parameter processing cost more than the database's work. Readers use SQLAlchemy 
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ import orjson
 
 from wardgate.spend.record import SpendRecord
 from wardgate.storage.database import Database
+from wardgate.storage.driver import raw_connection, stored_ids, transaction
 from wardgate.storage.schema import NANOS, SPEND_DIMENSIONS, SPEND_SUMS, spend_ledger
 
 BUCKETS = ("minute", "hour", "day")
@@ -46,57 +46,24 @@ async def write_batch(db: Database, records: Sequence[SpendRecord], *, replay: b
     unique = [r if r.at.tzinfo is UTC else replace(r, at=_utc(r.at)) for r in {r.id: r for r in records}.values()]
     if not unique:
         return 0
-    async with db.engine.connect() as conn:  # the driver's own statements: SQLAlchemy's per-row work cost more
-        driver: Any = (await conn.get_raw_connection()).driver_connection  # than the database's
-        if db.is_sqlite:
-            return await _sqlite_batch(driver, unique, replay)
-        return await _postgres_batch(driver, unique, replay)
-
-
-async def _sqlite_batch(driver: Any, records: list[SpendRecord], replay: bool) -> int:
-    if driver.in_transaction:
-        await driver.rollback()
-    await driver.execute("BEGIN IMMEDIATE")
-    try:
+    sqlite = db.is_sqlite
+    statements = _SQLITE if sqlite else _POSTGRES
+    async with raw_connection(db) as driver, transaction(driver, sqlite):
         if replay:
-            where = ", ".join("?" * len(records))
-            found = await driver.execute_fetchall(
-                f"SELECT id FROM spend_ledger WHERE id IN ({where})",  # noqa: S608 - placeholders only
-                [r.id for r in records],
-            )
-            records = _fresh(records, {row[0] for row in found})
-        if records:
-            await driver.executemany(_SQLITE["ledger"], [_ledger_row(r, True) for r in records])
-            tags = [(r.id, tag, _sqlite_time(r.at)) for r in records for tag in _tags(r.tags)]
+            stored = await stored_ids(driver, sqlite, "spend_ledger", [r.id for r in unique])
+            unique = [r for r in unique if r.id not in stored]
+        if unique:
+            await driver.executemany(statements["ledger"], [_ledger_row(r, sqlite) for r in unique])
+            at = _sqlite_time if sqlite else _same
+            tags = [(r.id, tag, at(r.at)) for r in unique for tag in _tags(r.tags)]
             if tags:
-                await driver.executemany(_SQLITE["tags"], tags)
-            await driver.executemany(_SQLITE["rollups"], rollup_rows(records, True))
-        await driver.commit()
-    except BaseException:
-        with contextlib.suppress(Exception):
-            await driver.rollback()
-        raise
-    return len(records)
+                await driver.executemany(statements["tags"], tags)
+            await driver.executemany(statements["rollups"], rollup_rows(unique, sqlite))
+    return len(unique)
 
 
-async def _postgres_batch(driver: Any, records: list[SpendRecord], replay: bool) -> int:
-    async with driver.transaction():
-        if replay:
-            found = await driver.fetch(
-                "SELECT id FROM spend_ledger WHERE id = ANY($1::varchar[])", [r.id for r in records]
-            )
-            records = _fresh(records, {row[0] for row in found})
-        if records:
-            await driver.executemany(_POSTGRES["ledger"], [_ledger_row(r, False) for r in records])
-            tags = [(r.id, tag, r.at) for r in records for tag in _tags(r.tags)]
-            if tags:
-                await driver.executemany(_POSTGRES["tags"], tags)
-            await driver.executemany(_POSTGRES["rollups"], rollup_rows(records, False))
-    return len(records)
-
-
-def _fresh(records: list[SpendRecord], stored: set[str]) -> list[SpendRecord]:
-    return [r for r in records if r.id not in stored]
+def _same(moment: datetime) -> datetime:
+    return moment
 
 
 def _utc(moment: datetime) -> datetime:
