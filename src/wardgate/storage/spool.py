@@ -33,15 +33,12 @@ import fcntl
 import logging
 import os
 import struct
-import threading
 import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
-
-from wardgate.storage.spool_recent import Position, RecentWrites
 
 _log = logging.getLogger("wardgate.storage.spool")
 _HEADER = struct.Struct("<II")
@@ -61,9 +58,12 @@ class SpoolOptions:
     """Unshipped bytes (buffer + files) beyond which ``append`` refuses records."""
     max_record_bytes: int = 1 << 20
     max_buffer_records: int = 100_000  # waiting in memory (a disk that stalls or fails): beyond it, refused
-    recent_bytes: int = 32 << 20
-    """What this process wrote is also kept in memory up to this many bytes, for its reader (``RecentWrites``);
-    beyond it (a long database outage) the reader reads the segments back."""
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Position:
+    segment: int
+    offset: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,8 +119,6 @@ class Spool:
         self._out: IO[bytes] | None = None
         self._read_pos = lane.cursor
         self._acked: Batch | None = None  # acknowledged, not yet on disk
-        self._ack_lock = threading.Lock()  # acks are written by the writer or by a reader's thread
-        self._recent = RecentWrites(options.recent_bytes if writable else 0)
         self._in: tuple[int, IO[bytes]] | None = None
         self._wake, self._urgent, self._data = asyncio.Event(), asyncio.Event(), asyncio.Event()
         self._write_lock = asyncio.Lock()
@@ -185,22 +183,15 @@ class Spool:
         """Write and sync every record appended before this call, then wake readers (``OSError`` if the disk
         refuses: the records stay buffered and the next flush retries them in a new segment)."""
         async with self._write_lock:
-            while self._buffer or self._acked is not None:
+            while self._buffer:
                 batch, self._buffer = self._buffer, []
-                acked, self._acked = self._acked, None  # an acknowledgement goes to disk with the write
                 try:
-                    start, end = await asyncio.get_running_loop().run_in_executor(
-                        self._writer, self._write, batch, acked
-                    )
+                    self._written = await asyncio.get_running_loop().run_in_executor(self._writer, self._write, batch)
                 except BaseException:
                     self._buffer[:0] = batch
-                    self._acked = self._acked or acked
                     raise
-                if batch:
-                    self._written = end
-                    self._recent.remember(start, end, batch)
-                    self._unwritten -= len(batch)
-                    self._data.set()
+                self._unwritten -= len(batch)
+                self._data.set()
             self._data.set()  # also when there was nothing to write: an owner that is stopping needs its reader
 
     async def _run(self) -> None:
@@ -223,17 +214,12 @@ class Spool:
                     await asyncio.sleep(min(1.0, self.options.sync_interval * 10))
                     self._wake.set()
 
-    def _write(self, records: list[bytes], acked: Batch | None = None) -> tuple[Position, Position]:
-        """In the writer thread: frame, write, fdatasync, rotate when the segment is full; then write ``acked``'s
-        cursor. Returns where the records went. A failed write leaves a possibly torn segment behind: the next write
-        starts a new one (readers skip a torn tail)."""
-        if not records:
-            self._ack_quietly(acked)
-            return self._written, self._written
+    def _write(self, records: list[bytes]) -> Position:
+        """In a worker thread: frame, write, fdatasync, rotate when the segment is full. A failed write leaves a
+        possibly torn segment behind: the next write starts a new one (readers skip a torn tail)."""
         data = b"".join(part for r in records for part in (_HEADER.pack(len(r), zlib.crc32(r)), r))
         if self._out is None:
             self._open_segment()
-        start = Position(self._write_seq, self._offset)
         out = self._out
         assert out is not None
         try:
@@ -248,16 +234,7 @@ class Spool:
         end = Position(self._write_seq, self._offset)  # the end of the data, also when the segment is now full
         if self._offset >= self.options.segment_bytes:
             self._close_segment()
-        self._ack_quietly(acked)
-        return start, end
-
-    def _ack_quietly(self, acked: Batch | None) -> None:
-        """A cursor that cannot be written stays behind (more to replay after a crash); the next ack retries."""
-        if acked is not None:
-            try:
-                self._ack(acked)
-            except OSError:
-                _log.exception("spool %s: the cursor could not be written", self.path)
+        return end
 
     def _open_segment(self) -> None:
         self._out = open(self.path / f"{self._write_seq:012d}.seg", "ab", buffering=0)  # noqa: SIM115 - closed later
@@ -293,12 +270,8 @@ class Spool:
         """The next records after the last ``read`` (not the last ``ack``: keep a batch until it is shipped), or
         ``None`` when everything written so far was read."""
         self._data.clear()
-        taken = self._recent.take(self._read_pos, max_records, max_bytes)
-        if taken is not None:  # what this process wrote lately: from memory (the ack goes with the next write)
-            batch: Batch | None = Batch(*taken)
-        else:
-            acked, self._acked = self._acked, None
-            batch = await asyncio.to_thread(self._ack_and_read, acked, max_records, max_bytes)
+        acked, self._acked = self._acked, None
+        batch = await asyncio.to_thread(self._ack_and_read, acked, max_records, max_bytes)
         if batch is not None:
             self._read_pos = batch.end
         return batch
@@ -350,21 +323,13 @@ class Spool:
 
     async def ack(self, batch: Batch) -> None:
         """``batch`` (and everything read before it) is shipped: move the cursor and delete finished segments —
-        on disk with the writer's next write (within ``sync_interval``), a read from disk, or ``close``, whichever
-        comes first (no thread hand-off of its own); a crash before that replays the batch, which the at-least-once
-        contract allows."""
+        on disk with the next ``read`` (one thread hand-off fewer per batch) or at ``close``; a crash before that
+        replays the batch, which the at-least-once contract allows."""
         self._acked = batch
-        if self._task is not None:
-            self._wake.set()
         self.stats.acked += len(batch.records)
         self.stats.unshipped_bytes = max(0, self.stats.unshipped_bytes - batch.size)
 
     def _ack(self, batch: Batch) -> None:
-        with self._ack_lock:
-            if batch.end > self._lane.cursor:  # never backwards (two threads may each hold an ack)
-                self._write_cursor(batch)
-
-    def _write_cursor(self, batch: Batch) -> None:
         tmp = self.path / "cursor.tmp"
         with open(tmp, "w") as out:
             out.write(f"{batch.end.segment} {batch.end.offset}\n")
@@ -396,7 +361,6 @@ class Spool:
                 self.stats.dropped += len(self._buffer)
                 _log.exception("spool %s: %d records could not be written at close", self.path, len(self._buffer))
         self._writer.shutdown(wait=True)
-        self._recent.clear()
         if self._acked is not None:
             with contextlib.suppress(OSError):
                 await asyncio.to_thread(self._ack, self._acked)
