@@ -21,7 +21,7 @@ import orjson
 
 from wardgate.audit.chain import COLUMNS, INDEX, SQLITE_INSERT, Entry, canonical_time, parse_time
 from wardgate.storage.database import Database
-from wardgate.storage.driver import raw_connection, stored_ids, transaction
+from wardgate.storage.driver import raw_connection, sqlite_datetime, stored_ids, transaction
 
 
 @dataclass(slots=True)
@@ -76,8 +76,7 @@ async def append_batch(db: Database, records: Sequence[Spooled], *, replay: bool
     sqlite = db.is_sqlite
     async with raw_connection(db) as driver, transaction(driver, sqlite):  # on SQLite the write lock: the head's
         if sqlite:
-            now = datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
-            seq, prev = _head(await driver.execute_fetchall(_SQLITE_LOCK, (now,)))
+            seq, prev = _head(await driver.execute_fetchall(_SQLITE_LOCK, (sqlite_datetime(datetime.now(UTC)),)))
         else:
             seq, prev = _head([await driver.fetchrow(_PG_LOCK)])
         if replay:

@@ -29,6 +29,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from wardgate.audit.record import index_of
+from wardgate.storage.driver import sqlite_datetime
 from wardgate.storage.schema import GENESIS_HASH, audit_head, audit_log, audit_seals
 from wardgate.vault import Keyring
 
@@ -53,13 +54,7 @@ class Entry:
         """From a record and its encoded bytes (``record.encode``)."""
         at = record["at"] if isinstance(record["at"], datetime) else parse_time(record["at"])
         at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-        columns = index_of(record)
-        index = (
-            str(record.get("kind") or "request")[:16],
-            _clip(record.get("request_id"), 128),
-            *(columns[name] for name in INDEX[2:]),
-        )
-        return cls(record["id"], at, data, index)
+        return cls(record["id"], at, data, _index(record))
 
     def spooled(self) -> bytes:
         """The spool form: the id, time and index as a small JSON array, a newline, then the record's bytes (so
@@ -70,20 +65,7 @@ class Entry:
     def spool_form(record: dict[str, Any], data: bytes) -> bytes:
         """``Entry.of(record, data).spooled()`` for a record whose ``at`` is already canonical text
         (``record.record_time``): the request path's way, without the datetimes."""
-        columns = index_of(record)
-        head = [
-            record["id"],
-            record["at"],
-            str(record.get("kind") or "request")[:16],
-            _clip(record.get("request_id"), 128),
-            columns["team_id"],
-            columns["key_id"],
-            columns["user_id"],
-            columns["model"],
-            columns["status"],
-            columns["flags"],
-        ]
-        return orjson.dumps(head) + b"\n" + data
+        return orjson.dumps([record["id"], record["at"], *_index(record)]) + b"\n" + data
 
     @classmethod
     def parse(cls, data: bytes) -> Entry:
@@ -196,17 +178,10 @@ async def _insert(conn: AsyncConnection, rows: list[tuple[Any, ...]]) -> None:
     driver: Any = raw.driver_connection
     if conn.dialect.name == "sqlite":
         at = 2
-        rows = [(*row[:at], _sqlite_time(row[at]), *row[at + 1 :]) for row in rows]
+        rows = [(*row[:at], sqlite_datetime(row[at]), *row[at + 1 :]) for row in rows]
         await driver.executemany(SQLITE_INSERT, rows)
     else:
         await driver.executemany(_PG_INSERT, rows)
-
-
-def _sqlite_time(moment: datetime) -> str:
-    """SQLAlchemy's SQLite DATETIME text ("%Y-%m-%d %H:%M:%S.%f", UTC)."""
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment.isoformat(sep=" ", timespec="microseconds")
 
 
 async def _seal_if_due(conn: AsyncConnection, seq: int, chain_hash: str, key: SealKey | None, interval: float) -> None:
@@ -239,6 +214,13 @@ async def seal_now(conn: AsyncConnection, key: SealKey | None, interval: float =
     seq, chain_hash = await lock_head(conn)
     await _seal_if_due(conn, seq, chain_hash, key, interval)
     return seq, chain_hash
+
+
+def _index(record: dict[str, Any]) -> tuple[Any, ...]:
+    """The values of ``INDEX`` for a record (``record.index_of``, with the kind and request id clipped)."""
+    columns = index_of(record)
+    kind, request_id = str(record.get("kind") or "request")[:16], _clip(record.get("request_id"), 128)
+    return (kind, request_id, *(columns[name] for name in INDEX[2:]))
 
 
 def _clip(value: Any, length: int) -> str | None:

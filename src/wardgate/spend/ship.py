@@ -19,8 +19,8 @@ import orjson
 
 from wardgate.spend.record import SpendRecord
 from wardgate.storage.database import Database
-from wardgate.storage.driver import raw_connection, stored_ids, transaction
-from wardgate.storage.schema import NANOS, SPEND_DIMENSIONS, SPEND_SUMS, spend_ledger
+from wardgate.storage.driver import raw_connection, sqlite_datetime, stored_ids, transaction
+from wardgate.storage.schema import SPEND_DIMENSIONS, SPEND_SUMS, spend_ledger, usd_value
 
 BUCKETS = ("minute", "hour", "day")
 _LENGTHS = {c.name: getattr(c.type, "length", None) for c in spend_ledger.c}
@@ -54,39 +54,24 @@ async def write_batch(db: Database, records: Sequence[SpendRecord], *, replay: b
             unique = [r for r in unique if r.id not in stored]
         if unique:
             await driver.executemany(statements["ledger"], [_ledger_row(r, sqlite) for r in unique])
-            at = _sqlite_time if sqlite else _same
-            tags = [(r.id, tag, at(r.at)) for r in unique for tag in _tags(r.tags)]
+            tags = [(r.id, tag, sqlite_datetime(r.at) if sqlite else r.at) for r in unique for tag in _tags(r.tags)]
             if tags:
                 await driver.executemany(statements["tags"], tags)
             await driver.executemany(statements["rollups"], rollup_rows(unique, sqlite))
     return len(unique)
 
 
-def _same(moment: datetime) -> datetime:
-    return moment
-
-
 def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _sqlite_time(moment: datetime) -> str:
-    """SQLAlchemy's SQLite DATETIME text (naive UTC)."""
-    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
-
-
-def _usd(amount: Any) -> Decimal:
-    return Decimal(amount).quantize(_NANO)
 
 
 def _ledger_row(r: SpendRecord, sqlite: bool) -> tuple[Any, ...]:
     """A record's ``spend_ledger`` values in ``LEDGER_COLUMNS`` order, text clipped to the column sizes rather than
     refused, as SQLAlchemy binds them (on SQLite: DATETIME text, 0/1, nano-dollars; JSON text on both)."""
-    cost = _usd(r.cost_usd)
     return (
         _clip(r.id, _ID),
         _clip(r.request_id, 128),
-        _sqlite_time(r.at) if sqlite else r.at,
+        sqlite_datetime(r.at) if sqlite else r.at,
         _clip(r.org_id, _ID),
         _clip(r.team_id, _ID),
         _clip(r.project_id, _ID),
@@ -107,7 +92,7 @@ def _ledger_row(r: SpendRecord, sqlite: bool) -> tuple[Any, ...]:
         r.cached_input_tokens,
         r.cache_write_tokens,
         r.reasoning_tokens,
-        int(cost * NANOS) if sqlite else cost,
+        usd_value(r.cost_usd, sqlite),
         int(r.cost_known) if sqlite else r.cost_known,
     )
 
@@ -155,9 +140,8 @@ def rollup_rows(records: Iterable[SpendRecord], sqlite: bool) -> list[tuple[Any,
     out = []
     for row_key in sorted(rows, key=lambda k: (k[0], k[1].timestamp(), *k[2:])):
         *counts, cost = rows[row_key]
-        cost = _usd(cost)
-        start = _sqlite_time(row_key[1]) if sqlite else row_key[1]
-        out.append((row_key[0], start, *row_key[2:], *counts, int(cost * NANOS) if sqlite else cost))
+        start = sqlite_datetime(row_key[1]) if sqlite else row_key[1]
+        out.append((row_key[0], start, *row_key[2:], *counts, usd_value(cost, sqlite)))
     return out
 
 
@@ -183,7 +167,6 @@ def _statements(placeholder: Callable[[int], str]) -> dict[str, str]:
 
 _SQLITE = _statements(lambda n: "?")
 _POSTGRES = _statements(lambda n: f"${n}")
-_NANO = Decimal("1e-9")
 
 
 def zero_sums() -> dict[str, Any]:

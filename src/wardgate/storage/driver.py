@@ -5,13 +5,15 @@ see no difference.
 
 ``raw_connection`` lends the driver's connection (SQLAlchemy's pool resets it on return); ``transaction`` runs a
 block in one transaction (on SQLite ``BEGIN IMMEDIATE``: the write lock is taken at once, so two writers queue
-instead of failing on an upgrade); ``stored_ids`` says which of some ids a table holds already.
+instead of failing on an upgrade); ``stored_ids`` says which of some ids a table holds already; ``sqlite_datetime``
+is a time as SQLAlchemy binds a ``DateTime`` column on SQLite.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Collection
+from datetime import UTC, datetime
 from typing import Any
 
 from wardgate.storage.database import Database
@@ -51,3 +53,10 @@ async def stored_ids(driver: Any, sqlite: bool, table: str, ids: Collection[str]
     else:
         found = await driver.fetch(f"SELECT id FROM {table} WHERE id = ANY($1::varchar[])", list(ids))  # noqa: S608
     return {row[0] for row in found}
+
+
+def sqlite_datetime(moment: datetime) -> str:
+    """SQLAlchemy's SQLite ``DATETIME`` text: naive UTC, ``YYYY-MM-DD HH:MM:SS.ffffff``."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment.isoformat(sep=" ", timespec="microseconds")

@@ -237,6 +237,12 @@ responses = Table(
 NANOS = Decimal(1_000_000_000)
 
 
+def usd_value(amount: Any, sqlite: bool) -> Decimal | int:
+    """What a ``Usd`` column stores for ``amount``: nano-dollars on SQLite, a 9-place ``Decimal`` elsewhere."""
+    exact = Decimal(amount).quantize(Decimal("1e-9"))
+    return int(exact * NANOS) if sqlite else exact
+
+
 class Usd(TypeDecorator[Decimal]):
     """US dollars as an exact ``Decimal`` with 9 decimal places, never a float: ``NUMERIC(18, 9)`` on PostgreSQL;
     SQLite has no exact decimal type, so there it is an INTEGER of nano-dollars (sums stay exact integers)."""
@@ -250,10 +256,7 @@ class Usd(TypeDecorator[Decimal]):
         return dialect.type_descriptor(Numeric(18, 9, asdecimal=True))
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
-        if value is None:
-            return None
-        amount = Decimal(value).quantize(Decimal("1e-9"))
-        return int(amount * NANOS) if dialect.name == "sqlite" else amount
+        return None if value is None else usd_value(value, dialect.name == "sqlite")
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:
